@@ -38,3 +38,13 @@ def test_file_logger_twice_writes_once(paths):
     close_logger(first)
     lines = log_path.read_text().splitlines()
     assert len(lines) == 1 and lines[0].endswith(" | INFO | Training started | factors=8")
+
+
+def test_service_schema_is_idempotent(paths):
+    from recsys.service.schema import ensure_service_schema
+
+    conn = connect(paths.service_db)
+    ensure_service_schema(conn)
+    ensure_service_schema(conn)
+    cols = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    assert {"model_version", "loader_cache_hit", "reload_triggered", "diversity"} <= cols

@@ -177,3 +177,12 @@ def test_monitor_log_operation_sync_and_health(paths, registry, add, clock):
 def test_read_operations_never_creates_the_store(paths):
     assert read_operations(paths.registry_db) == []
     assert not paths.registry_db.exists()
+
+
+def test_unwritable_audit_store_is_a_named_error_after_the_change(paths, registry):
+    paths.registry_db.mkdir(parents=True)  # a directory where the database should be
+    directory = make_artifacts(paths, "als", "v1_20250115_103000")
+    with pytest.raises(RegistryError, match="is done and in .*, but .*registry_operations.db could not be written"):
+        registry.register_model(directory, "als", {}, metrics(0.1))
+    assert registry.get_model("als_v1_20250115_103000")  # the registry file is the source of truth
+    assert " | REGISTER | als_v1_20250115_103000 | " in paths.registry_audit_log.read_text()

@@ -150,7 +150,11 @@ class AuditTrail:
 
     def record(self, op: Operation, document: dict[str, Any] | None) -> None:
         """Append ``op``'s line, insert its row and (given the registry ``document``) resync model_versions."""
-        self.append_line(op)
+        try:
+            self.append_line(op)
+        except OSError as exc:
+            raise RegistryError(f"{op.action} of '{op.model_id}' is done, but {self.log_path} could not be "
+                                f"written: {exc}") from exc
         try:
             conn = self.connect()
             try:

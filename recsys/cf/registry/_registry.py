@@ -230,14 +230,20 @@ class ModelRegistry:
             del document["models"][model_id]
             now = self._clock()
             self._commit(document, now)
-            removed = False
+            removed, failure = False, None
             if remove_artifacts and directory.is_dir():
-                shutil.rmtree(directory)  # after the registry no longer points at it
-                removed = True
+                try:
+                    shutil.rmtree(directory)  # after the registry no longer points at it
+                    removed = True
+                except OSError as exc:
+                    failure = exc
             self._audit.record(self._operation(
                 "DELETE", entry, now, f"artifacts={'removed' if removed else 'kept'}",
                 details={"remove_artifacts": remove_artifacts, "artifacts_removed": removed,
-                         "status": entry["status"]}), document)
+                         "status": entry["status"], **({"error": str(failure)} if failure else {})}), document)
+            if failure is not None:
+                raise ArtifactError(str(directory), f"model '{model_id}' was deleted from the registry, but its "
+                                                    f"artifacts could not be removed: {failure}")
         return self._public(entry)
 
     def rollback(self) -> dict[str, Any]:

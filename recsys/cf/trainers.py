@@ -45,6 +45,7 @@ class BprParams:
     validate_every: int = 5
     patience: int = 3
     loss_samples: int = 20_000
+    """Triples in the fixed sample the per-epoch BPR loss is computed on; 0 computes no loss."""
     seed: int = 42
 
 
@@ -156,7 +157,7 @@ def fit_bpr(data: TrainingData, params: BprParams, on_iteration: IterationCallba
         factors=params.factors, learning_rate=params.learning_rate, regularization=params.regularization,
         iterations=params.epochs, random_state=params.seed,
     )
-    triples = bpr_loss_sample(data.fit, params.loss_samples, params.seed)
+    triples = bpr_loss_sample(data.fit, params.loss_samples, params.seed) if params.loss_samples else None
     history: list[IterationReport] = []
     best = {"ndcg": -1.0, "epoch": None, "factors": None}
     bad_checks = [0]
@@ -165,8 +166,9 @@ def fit_bpr(data: TrainingData, params: BprParams, on_iteration: IterationCallba
     def callback(epoch: int, _elapsed: float, _correct: int, _skipped: int) -> None:
         now = time.perf_counter()
         report = IterationReport(epoch + 1, params.epochs, None, now - last[0], samples=int(data.fit.nnz))
-        report.loss = bpr_log_loss(model.user_factors, model.item_factors, triples)
-        if not np.isfinite(report.loss):
+        if triples is not None:
+            report.loss = bpr_log_loss(model.user_factors, model.item_factors, triples)
+        if report.loss is not None and not np.isfinite(report.loss):
             raise TrainingError(f"bpr: loss became {report.loss} at epoch {report.iteration}")
         stop = False
         if params.validate_every and report.iteration % params.validate_every == 0:

@@ -8,7 +8,7 @@ from recsys.errors import RecsysError
 
 
 class _Group(click.Group):
-    """Turns recsys's own errors into a one-line message and exit code 2, never a traceback."""
+    """Turns recsys's own errors into a one-line message and exit code 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -28,15 +28,13 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.obj = ProjectPaths.from_env(home)
 
 
-# One module per command group; each has ``register(cli)``.
-COMMAND_MODULES: list[str] = ["train", "monitor"]
-
-
 def _register() -> None:
+    """Every module of this package is a command group with ``register(cli)``."""
+    import pkgutil
     from importlib import import_module
 
-    for name in COMMAND_MODULES:
-        import_module(f"recsys.cli.{name}").register(cli)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        import_module(f"recsys.cli.{info.name}").register(cli)
 
 
 _register()

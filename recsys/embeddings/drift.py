@@ -18,7 +18,7 @@ from recsys.errors import EmbeddingError
 DEFAULT_THRESHOLD = 0.95
 TOP_DRIFTED = 10
 EXAMPLES = 10
-CHUNK_ROWS = 16_384
+CHUNK_ROWS = 4096
 
 
 def _rows(array: np.ndarray, index: np.ndarray | None, start: int, stop: int) -> np.ndarray:

@@ -79,7 +79,11 @@ class SentenceTransformerEmbedder:
                 reason = f"{exc.name} is not installed; {INSTALL_HINT}"
                 raise EmbeddingBackendUnavailable("sentence-transformer", reason) from exc
             try:
-                self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
+                try:
+                    self._model = SentenceTransformer(str(self.model_path), device=self.device,
+                                                      local_files_only=True)
+                except TypeError:  # releases before local_files_only existed; the offline variables hold
+                    self._model = SentenceTransformer(str(self.model_path), device=self.device)
             except (OSError, ValueError) as exc:
                 raise EmbeddingBackendUnavailable("sentence-transformer", f"cannot load {self.model_path}: {exc}") \
                     from exc

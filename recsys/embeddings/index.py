@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.embeddings.embedder import l2_normalise
-from recsys.embeddings.store import EmbeddingSet
+from recsys.embeddings.store import EmbeddingSet, latest, load_embeddings
 from recsys.errors import EmbeddingError
+from recsys.paths import ProjectPaths
 
 
 class EmbeddingIndex:
@@ -52,3 +53,9 @@ class EmbeddingIndex:
         """Unit vectors of the ids the index has (missing ids are skipped), in the given order."""
         rows, found = self.rows(product_ids)
         return self.vectors[rows[found]]
+
+
+def load_latest_index(paths: ProjectPaths) -> EmbeddingIndex | None:
+    """The index of the newest embeddings version, or None when none has been built."""
+    newest = latest(paths)
+    return EmbeddingIndex.from_set(load_embeddings(newest)) if newest is not None else None

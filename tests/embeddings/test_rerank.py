@@ -161,3 +161,14 @@ def test_rerank_config_file(tmp_path):
     bad.write_text("cf_weight: 0\ncontent_weight: 0\npopularity_weight: 0\n")
     with pytest.raises(ConfigError, match="at least one"):
         load_rerank_config(bad)
+
+
+def test_load_latest_index(paths):
+    from recsys.embeddings.index import load_latest_index
+    from recsys.embeddings.store import save_embeddings
+
+    assert load_latest_index(paths) is None
+    save_embeddings(paths, np.array([[3, 4], [0, 2]], dtype=np.float32), [8, 9], model="m", backend="tfidf")
+    index = load_latest_index(paths)
+    assert len(index) == 2 and index.dim == 2 and index.metadata["model"] == "m"
+    np.testing.assert_allclose(index.lookup([8]), [[0.6, 0.8]])

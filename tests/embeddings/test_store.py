@@ -128,3 +128,13 @@ def test_pt_with_arbitrary_objects_is_refused(tmp_path):
     torch.save({"embeddings": torch.zeros(1, 2), "product_ids": [1], "extra": _Payload()}, path)
     with pytest.raises(EmbeddingFileError, match="not a loadable .pt"):
         load_embeddings(path)
+
+
+def test_pt_without_torch_is_a_named_error(monkeypatch, tmp_path):
+    import sys
+
+    path = tmp_path / "phobert.pt"
+    path.write_bytes(b"\x80\x02}q\x00.")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(EmbeddingFileError, match="needs torch"):
+        load_embeddings(path)

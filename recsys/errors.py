@@ -72,3 +72,23 @@ class ArtifactError(RecsysError):
 
 class ModelLoadError(RecsysError):
     """The model loader has no usable model."""
+
+
+class EmbeddingError(RecsysError):
+    """Embeddings are missing, unreadable or incompatible (e.g. different dimensions)."""
+
+
+class EmbeddingFileError(EmbeddingError):
+    """An embeddings file cannot be read: names the file and why."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"embeddings file {path}: {reason}")
+
+
+class EmbeddingBackendUnavailable(EmbeddingError):
+    """An embedding backend needs an optional dependency or a model that is not installed."""
+
+    def __init__(self, backend: str, reason: str):
+        self.backend, self.reason = backend, reason
+        super().__init__(f"embedding backend '{backend}' is unavailable: {reason}")

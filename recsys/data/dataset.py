@@ -161,8 +161,8 @@ def _prepare_products(products: pd.DataFrame | None, interactions: pd.DataFrame)
         products = pd.DataFrame({s.PRODUCT_ID: ids, s.NAME: [f"Item {i}" for i in ids]})
     frame = products.copy()
     frame[s.PRODUCT_ID] = frame[s.PRODUCT_ID].astype(np.int64)
-    if s.NAME not in frame:
-        frame[s.NAME] = "Item " + frame[s.PRODUCT_ID].astype(str)
+    fallback_names = "Item " + frame[s.PRODUCT_ID].astype(str)
+    frame[s.NAME] = frame[s.NAME].fillna(fallback_names) if s.NAME in frame else fallback_names
     for column, default in s.METADATA_DEFAULTS.items():
         if column not in frame:
             frame[column] = default

@@ -107,8 +107,8 @@ def load_products(path: str | Path, fmt: str = "auto", column_map: dict[str, str
         frame[s.PRICE] = number.astype(np.float64)
     for column in (s.NAME, *s.METADATA_DEFAULTS):
         if column in raw.columns and column != s.PRICE:
-            text = raw.columns[column]
-            frame[column] = text.where(text.notna(), None).map(lambda v: None if v is None else str(v).strip())
+            text = _text(raw.columns[column])
+            frame[column] = text.where(text != "", None)  # empty cells are missing: prepare fills defaults
     _raise_first(path, raw.rows, checks)
     return pd.DataFrame(frame).reset_index(drop=True)
 

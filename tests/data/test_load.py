@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from recsys.data import schema as s
+from recsys.data.dataset import prepare
 from recsys.data.load import load_file, load_products
 from recsys.errors import DataFileError
 
@@ -70,11 +71,18 @@ def test_movielens_u_data_with_u_item(tmp_path):
 
 def test_products_file_with_defaults_for_missing_metadata(tmp_path):
     path = tmp_path / "catalogue.csv"
-    path.write_text("id,title,price\n1,Serum A,350000\n2,Toner B,\n")
+    path.write_text("id,title,price,brand\n1,Serum A,350000,Cocoon\n2,Toner B,,\n3,,99000,Simple\n")
     products = load_products(path, column_map={"product_id": "id", "name": "title"})
-    assert products[s.PRODUCT_ID].tolist() == [1, 2]
-    assert products[s.NAME].tolist() == ["Serum A", "Toner B"]
+    assert products[s.PRODUCT_ID].tolist() == [1, 2, 3]
     assert products[s.PRICE].iloc[0] == 350000.0 and pd.isna(products[s.PRICE].iloc[1])
+    interactions = pd.DataFrame({s.USER_ID: [1], s.PRODUCT_ID: [1], s.RATING: [5],
+                                 s.TIMESTAMP: pd.to_datetime(["2024-01-01"], utc=True)})
+    _, prepared = prepare(interactions, products)
+    assert prepared[s.NAME].tolist() == ["Serum A", "Toner B", "Item 3"]
+    assert prepared[s.BRAND].tolist() == ["Cocoon", "unknown", "Simple"]
+    assert prepared[s.PRICE].tolist() == [350000.0, 0.0, 99000.0]
+    assert prepared[s.DESCRIPTION].tolist() == ["", "", ""]
+    assert not prepared.isna().any().any()
 
 
 BAD_CSV = [

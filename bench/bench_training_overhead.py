@@ -22,13 +22,12 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys.data.dataset import prepare  # noqa: E402
-from recsys.data.generate import GenerateConfig, generate  # noqa: E402
-
 from recsys.cf import logging_utils as tlog  # noqa: E402
 from recsys.cf.matrix import build_training_data  # noqa: E402
 from recsys.cf.trainers import AlsParams, BprParams, fit_als, fit_bpr  # noqa: E402
 from recsys.cf.training_store import open_training_db  # noqa: E402
+from recsys.data.dataset import prepare  # noqa: E402
+from recsys.data.generate import GenerateConfig, generate  # noqa: E402
 from recsys.logfmt import close_logger  # noqa: E402
 from recsys.paths import ProjectPaths  # noqa: E402
 

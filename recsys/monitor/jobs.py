@@ -90,11 +90,9 @@ def aggregate_reranking(ctx: MonitorContext):
 def data_quality(ctx: MonitorContext):
     """The data-quality checks on the processed data, stored; failures feed the data_quality alert rule."""
     from recsys.data.dataset import load_processed
-    from recsys.data.quality import QualityStore, run_quality_checks
+    from recsys.data.ingest import check_dataset
 
-    dataset = load_processed(ctx.paths)
-    report = run_quality_checks(dataset.interactions, dataset.products, now=ctx.clock())
-    QualityStore(ctx.paths).record(report, dataset.data_version)
+    report = check_dataset(ctx.paths, load_processed(ctx.paths), clock=ctx.clock)
     return {"passed": report.passed, "failed": [c.name for c in report.checks if not c.passed]}
 
 

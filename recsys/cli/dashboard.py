@@ -30,6 +30,7 @@ def streamlit_command(paths: ProjectPaths, host: str, port: int) -> tuple[list[s
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",  # a served app, not a development session
         "--server.runOnSave", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" or developer menu for the people reading it
     ]
     return argv, env
 

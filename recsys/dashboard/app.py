@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "pages"
+# Not "pages/": Streamlit would serve such a folder as an old-style multipage app, bypassing st.navigation.
+PAGES = Path(__file__).resolve().parent / "page_scripts"
 
 # (script, title, url path); the first is the default page.
 PAGE_TABLE = [

@@ -29,7 +29,7 @@ def open_page(name: str) -> AppTest:
     """Run the app and switch to page ``name``; fail on any exception shown."""
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     if name != "service":
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"page_scripts/{name}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

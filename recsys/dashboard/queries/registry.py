@@ -23,7 +23,7 @@ def registry_state(paths: ProjectPaths) -> dict[str, Any]:
         from recsys.cf.monitoring.registry_monitor import check_registry_health
         from recsys.cf.registry import ModelRegistry
     except ImportError as exc:
-        state["error"] = f"registry not available ({exc})"
+        state["error"] = f"cannot import the registry package: {exc}"
         return state
     state["available"] = True
     # The health check never raises for a bad file; it reports the corruption as an issue.

@@ -77,6 +77,11 @@ def num(value: float | None, digits: int = 4) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
+def over_range(fig, end: datetime, span: timedelta):
+    """Show the whole selected range on a time axis (a lone point would otherwise get a microsecond-wide axis)."""
+    return fig.update_xaxes(range=[f"{end - span:%Y-%m-%d %H:%M:%S}", f"{end:%Y-%m-%d %H:%M:%S}"])
+
+
 def table(frame: pd.DataFrame, key: str) -> None:
     """A full-width table without the index."""
     st.dataframe(frame, hide_index=True, key=key)

@@ -28,7 +28,8 @@ def _body(db: Path, label: str, span: timedelta) -> None:
     ui.stamp(label)
     st.subheader("Firing now")
     firing = q.firing_alerts(db)
-    history = q.alert_history(db, ui.now(), span)
+    now = ui.now()
+    history = q.alert_history(db, now, span)
     if firing.empty:
         if db.is_file():
             st.success("No alert is firing")
@@ -48,7 +49,7 @@ def _body(db: Path, label: str, span: timedelta) -> None:
         fig = px.scatter(timeline, x="at", y="rule", color="severity", symbol="state",
                          color_discrete_map=SEVERITY_COLORS, hover_data=["value", "threshold", "message"],
                          title="Alerts by rule")
-        st.plotly_chart(fig, key="alerts_timeline")
+        st.plotly_chart(ui.over_range(fig, now, span), key="alerts_timeline")
         ui.table(history.drop(columns=["delivery_errors"]), key="alerts_history")
 
     st.subheader("Delivery failures")

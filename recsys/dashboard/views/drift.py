@@ -40,14 +40,15 @@ def render() -> None:
         for col, (_, check) in zip(cols, latest.iterrows(), strict=True):
             effect = f"{check['effect_metric'] or 'effect'} {ui.num(check['effect_size'], 3)}"
             col.metric(check["check_type"].capitalize(), "DRIFT" if check["drift_detected"] else "ok",
-                       delta=effect, delta_color="inverse" if check["drift_detected"] else "off")
+                       delta=effect, delta_color="red" if check["drift_detected"] else "off", delta_arrow="off")
         ui.table(latest[LATEST_COLUMNS], key="drift_latest")
 
-    history = q.drift_history(db, ui.now(), span)
+    now = ui.now()
+    history = q.drift_history(db, now, span)
     if not history.empty and history["effect_size"].notna().any():
         fig = px.line(history, x="timestamp", y="effect_size", color="check_type", markers=True,
                       hover_data=["effect_metric", "p_value", "status"], title=f"Effect size · {label.lower()}")
-        st.plotly_chart(fig, key="drift_effect_history")
+        st.plotly_chart(ui.over_range(fig, now, span), key="drift_effect_history")
 
     interactions = _load(paths.interactions)
     _ratings(latest, interactions)

@@ -56,7 +56,7 @@ def render() -> None:
             st.caption(f"Most drifted: {', '.join(map(str, details['drifted_products'][:10]))}")
         if len(semantic) > 1:
             fig = px.line(semantic, x="timestamp", y="statistic", markers=True, title="Mean self-similarity")
-            st.plotly_chart(fig, key="embeddings_semantic")
+            st.plotly_chart(ui.over_range(fig, now, span), key="embeddings_semantic")
 
     st.subheader("Reranking: hybrid vs CF-only")
     rerank = q.reranking_metrics(paths.service_db, now, span)
@@ -73,11 +73,11 @@ def render() -> None:
     cols[3].metric("Diversity (CF-only)", ui.num(last["avg_diversity_cf_only"], 3))
     left, right = st.columns(2)
     fig = px.line(rerank, x="timestamp", y="latency_overhead_pct", markers=True, title="Latency overhead (%)")
-    left.plotly_chart(fig, key="embeddings_overhead")
+    left.plotly_chart(ui.over_range(fig, now, span), key="embeddings_overhead")
     diversity = rerank.melt(id_vars="timestamp", value_vars=["avg_diversity_rerank", "avg_diversity_cf_only"],
                             var_name="series", value_name="diversity")
     fig = px.line(diversity, x="timestamp", y="diversity", color="series", markers=True, title="Intra-list diversity")
-    right.plotly_chart(fig, key="embeddings_diversity")
+    right.plotly_chart(ui.over_range(fig, now, span), key="embeddings_diversity")
     ui.table(rerank, key="embeddings_rerank_table")
 
 

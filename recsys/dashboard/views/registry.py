@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -30,7 +31,7 @@ def _body(paths: ProjectPaths, label: str, span: timedelta) -> None:
 
     st.subheader("Registry Health")
     if not state["available"]:
-        st.warning(f"Registry not available: {state['error']}. Figures below come from the registry's "
+        st.warning(f"Registry not available ({state['error']}). Figures below come from the registry's "
                    "operations store (logs/registry_operations.db).")
         fallback = q.stats_from_versions(versions)
         best, stats = fallback["current_best"], fallback
@@ -54,7 +55,7 @@ def _body(paths: ProjectPaths, label: str, span: timedelta) -> None:
     if best_id:
         cols[0].metric("Current Best Model", best_id)
         cols[1].metric("NDCG@10", ui.num(best_ndcg))
-        if best and best.get("selected_at"):
+        if best and best.get("selected_at") is not None and not pd.isna(best["selected_at"]):
             st.caption(f"selected at {best['selected_at']} UTC")
     else:
         st.warning("No current best model selected")
@@ -95,18 +96,19 @@ def _loader(paths: ProjectPaths, label: str, span: timedelta) -> None:
     if latest is None:
         ui.no_data("no model loader statistics", "the monitor records the service's loader stats")
     else:
-        cols = st.columns(4)
-        cols[0].metric("Loaded Model", latest["model_id"] or "–")
-        cols[1].metric("Cache Hit Rate", ui.pct(latest["cache_hit_rate"]))
-        cols[2].metric("Reloads", latest["reload_count"] if latest["reload_count"] is not None else "–")
-        cols[3].metric("Last Load Time", ui.ms(latest["last_load_time_ms"]))
+        st.markdown(f"Loaded model: **{latest['model_id'] or '–'}**")
+        cols = st.columns(3)
+        cols[0].metric("Cache Hit Rate", ui.pct(latest["cache_hit_rate"]))
+        cols[1].metric("Reloads", latest["reload_count"] if latest["reload_count"] is not None else "–")
+        cols[2].metric("Last Load Time", ui.ms(latest["last_load_time_ms"]))
         st.caption(f"snapshot at {latest['timestamp']} UTC")
-        series = q.loader_stats(paths.service_db, ui.now(), span)
+        now = ui.now()
+        series = q.loader_stats(paths.service_db, now, span)
         if not series.empty:
             fig = px.line(series, x="timestamp", y="cache_hit_rate", markers=True,
                           title=f"Cache hit rate · {label.lower()}")
-            fig.update_yaxes(tickformat=".0%")
-            st.plotly_chart(fig, key="registry_cache_hit_rate")
+            fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+            st.plotly_chart(ui.over_range(fig, now, span), key="registry_cache_hit_rate")
 
     st.subheader("Reload History")
     reloads = q.reload_events(paths.service_db)

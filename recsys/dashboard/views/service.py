@@ -40,13 +40,13 @@ def _body(db, label: str, span: timedelta) -> None:
     if summary is None:
         ui.no_data("no request in the last hour", "the service records requests in logs/service_metrics.db")
     else:
-        cols = st.columns(6)
-        cols[0].metric("Total Requests", f"{summary['requests']:,}")
-        cols[1].metric("Requests / min", f"{summary['requests_per_minute']:.1f}")
-        cols[2].metric("Avg Latency", ui.ms(summary["avg_latency_ms"]))
-        cols[3].metric("P95 Latency", ui.ms(summary["p95_latency_ms"]))
-        cols[4].metric("Fallback Rate", ui.pct(summary["fallback_rate"]))
-        cols[5].metric("Error Rate", ui.pct(summary["error_rate"], 2))
+        top, bottom = st.columns(3), st.columns(3)
+        top[0].metric("Total Requests", f"{summary['requests']:,}")
+        top[1].metric("Requests / min", f"{summary['requests_per_minute']:.1f}")
+        top[2].metric("Error Rate", ui.pct(summary["error_rate"], 2))
+        bottom[0].metric("Avg Latency", ui.ms(summary["avg_latency_ms"]))
+        bottom[1].metric("P95 Latency", ui.ms(summary["p95_latency_ms"]))
+        bottom[2].metric("Fallback Rate", ui.pct(summary["fallback_rate"]))
 
     st.subheader(f"Per minute · {label.lower()}")
     health = q.service_health(db, now, span)
@@ -58,7 +58,7 @@ def _body(db, label: str, span: timedelta) -> None:
         ui.no_data(f"no traffic in the {label.lower()}", "the service answers requests")
         return
     st.caption(f"Source: {source}")
-    _charts(health)
+    _charts(health, now, span)
 
     methods = q.fallback_methods(db, now, span)
     errors = q.recent_errors(db, now, span)
@@ -77,18 +77,18 @@ def _body(db, label: str, span: timedelta) -> None:
             ui.table(errors, key="service_errors")
 
 
-def _charts(health: pd.DataFrame) -> None:
+def _charts(health: pd.DataFrame, now, span: timedelta) -> None:
     fig = px.line(health, x="timestamp", y="requests_per_minute", markers=True, title="Requests per Minute")
-    st.plotly_chart(fig, key="service_rpm")
+    st.plotly_chart(ui.over_range(fig, now, span), key="service_rpm")
     latency = health.melt(id_vars="timestamp", value_vars=["avg_latency_ms", "p95_latency_ms"],
                           var_name="series", value_name="ms")
     fig = px.line(latency, x="timestamp", y="ms", color="series", markers=True, title="Latency (ms): average and p95")
-    st.plotly_chart(fig, key="service_latency")
+    st.plotly_chart(ui.over_range(fig, now, span), key="service_latency")
     rates = health.melt(id_vars="timestamp", value_vars=["fallback_rate", "error_rate"],
                         var_name="series", value_name="rate")
     fig = px.line(rates, x="timestamp", y="rate", color="series", markers=True, title="Fallback Rate and Error Rate")
     fig.update_yaxes(tickformat=".0%")
-    st.plotly_chart(fig, key="service_rates")
+    st.plotly_chart(ui.over_range(fig, now, span), key="service_rates")
 
 
 def main() -> None:

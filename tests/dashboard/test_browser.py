@@ -13,9 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import fill_all
+from dash_stores import LATENCIES, fill_all
 
+from recsys.clock import format_ts, utc_now
 from recsys.dashboard.app import PAGE_TABLE
+from recsys.db import connect
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -45,7 +47,7 @@ def dashboard(paths, now, tmp_path):
     """``recsys dashboard`` on a free loopback port over a filled project; yields its base URL."""
     fill_all(paths, now)
     port = free_port()
-    env = {**os.environ, "RECSYS_HOME": str(paths.root),
+    env = {**os.environ, "RECSYS_HOME": str(paths.root), "RECSYS_DASHBOARD_REFRESH_SECONDS": "2",
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     log = open(tmp_path / "dashboard.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "recsys", "dashboard", "--port", str(port)], env=env,
@@ -93,7 +95,7 @@ def browser(tmp_path):
         driver.quit()
 
 
-def test_every_page_renders_in_chromium(dashboard, browser, tmp_path):
+def test_every_page_renders_in_chromium(dashboard, browser, paths, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -115,6 +117,18 @@ def test_every_page_renders_in_chromium(dashboard, browser, tmp_path):
         assert "Traceback" not in body and "Page not found" not in body, url_path
         if url_path == "service":
             assert "105.0 ms" in body and "190.0 ms" in body  # the hand-made store's latency figures
+    # The service page refreshes itself: a new request shows up without reloading the page.
+    browser.get(dashboard)
+    wait = WebDriverWait(browser, 60, poll_frequency=0.5)
+    wait.until(lambda d: "Total Requests" in d.find_element(By.TAG_NAME, "body").text)
+    assert "105.0 ms" in browser.find_element(By.TAG_NAME, "body").text
+    conn = connect(paths.service_db)
+    conn.execute("INSERT INTO requests (timestamp, latency_ms, fallback, model_id) VALUES (?, 1000.0, 0, 'x')",
+                 (format_ts(utc_now()),))
+    conn.commit()
+    conn.close()
+    expected = f"{(sum(LATENCIES) + 1000.0) / (len(LATENCIES) + 1):.1f} ms"  # the new average
+    wait.until(lambda d: expected in d.find_element(By.TAG_NAME, "body").text)
     keep = os.environ.get("RECSYS_KEEP_SCREENSHOTS")
     if keep:
         for shot in tmp_path.glob("*.png"):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ACTIVE_MODEL, BEST_MODEL, HEALTH_RPM
+from dash_stores import ACTIVE_MODEL, BEST_MODEL, HEALTH_RPM
 from streamlit.testing.v1 import AppTest
 
 import recsys.dashboard
@@ -54,6 +56,11 @@ def values(array) -> list:
 
 def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
+
+
+def tables(at: AppTest) -> str:
+    """Every cell of every table on the page, as CSV text."""
+    return "\n".join(e.value.to_csv() for e in at.dataframe)
 
 
 def test_every_page_of_the_app_is_tested():
@@ -116,22 +123,44 @@ def test_training_page_runs_curves_and_comparison(filled):
     assert metrics(at)["Runs"] == "1"
 
 
-def test_registry_page(filled):
+def test_registry_page_falls_back_without_the_registry_package(filled, monkeypatch):
+    monkeypatch.setitem(sys.modules, "recsys.cf.monitoring.registry_monitor", None)  # import now fails
     at = open_page("registry")
     shown = metrics(at)
-    try:
-        import recsys.cf.registry  # noqa: F401
-        registry_installed = True
-    except ImportError:
-        registry_installed = False
-    if not registry_installed:
-        assert "Registry not available" in texts(at.warning)
-        assert shown["Current Best Model"] == BEST_MODEL and shown["NDCG@10"] == "0.1920"
-        assert shown["Total Models"] == "2"
-    assert shown["Cache Hit Rate"] == "75.0%" and shown["Reloads"] == "2" and shown["Last Load Time"] == "12.5 ms"
-    assert "1 of the last 3 reloads failed" in texts(at.error)
+    assert "Registry not available" in texts(at.warning)
+    assert shown["Current Best Model"] == BEST_MODEL and shown["NDCG@10"] == "0.1920"
+    assert shown["Total Models"] == "2"
     best = chart(at, "registry_best_history")["data"]
     assert sorted(v for trace in best for v in values(trace["y"])) == [0.189, 0.192]
+
+
+def test_registry_page_loader_and_reloads(filled):
+    at = open_page("registry")
+    shown = metrics(at)
+    assert shown["Cache Hit Rate"] == "75.0%" and shown["Reloads"] == "2" and shown["Last Load Time"] == "12.5 ms"
+    assert "1 of the last 3 reloads failed" in texts(at.error)
+
+
+def test_registry_page_with_the_real_registry(paths):
+    registry_package = pytest.importorskip("recsys.cf.registry")
+    registry = registry_package.ModelRegistry(paths=paths)
+    for kind, name, ndcg in (("als", "v1_20250115_103000", 0.189), ("bpr", "v1_20250115_120000", 0.192)):
+        directory = paths.cf_artifacts / kind / name
+        directory.mkdir(parents=True)
+        registry.register_model(directory, kind, {"factors": 64}, {"recall@10": 0.2, "ndcg@10": ndcg})
+        registry.select_best_model()
+    at = open_page("registry")
+    shown = metrics(at)
+    assert "Registry is healthy" in texts(at.success)
+    assert shown["Current Best Model"] == BEST_MODEL and shown["NDCG@10"] == "0.1920"
+    assert (shown["Total Models"], shown["Active Models"], shown["Archived Models"]) == ("2", "2", "0")
+    best = chart(at, "registry_best_history")["data"]
+    assert sorted(v for trace in best for v in values(trace["y"])) == [0.189, 0.192]
+    assert "SELECT_BEST" in tables(at)
+    # The best model's artifacts vanish: the page says the registry is unhealthy and why.
+    shutil.rmtree(paths.cf_artifacts / "bpr")
+    at = open_page("registry")
+    assert "artifacts missing" in texts(at.error)
 
 
 def test_drift_page(filled):
@@ -157,9 +186,9 @@ def test_alerts_page(filled):
     assert "1 alert(s) firing: high_latency" in texts(at.error)
     assert "1 notification(s) could not be delivered" in texts(at.warning)
     at.sidebar.selectbox(key="alerts_range").select("Last 15 minutes").run()
-    tables = texts(at.dataframe)
-    assert "high_latency" in tables
-    assert "high_error_rate" not in tables  # resolved 2 hours ago: out of this range
+    shown = tables(at)
+    assert "high_latency" in shown
+    assert "high_error_rate" not in shown  # resolved 2 hours ago: out of this range
 
 
 def test_embeddings_page(filled):

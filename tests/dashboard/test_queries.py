@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from conftest import ACTIVE_MODEL, BEST_MODEL, HEALTH_RPM, LATENCIES
+from dash_stores import ACTIVE_MODEL, BEST_MODEL, HEALTH_RPM, LATENCIES
 
 from recsys.dashboard.queries import content, data, monitor, registry, service, training
 from recsys.dashboard.queries._db import read_frame

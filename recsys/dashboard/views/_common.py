@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ TIME_RANGES: dict[str, timedelta] = {
     "Last 90 days": timedelta(days=90),
 }
 REFRESH_SECONDS = 30
+REFRESH_ENV = "RECSYS_DASHBOARD_REFRESH_SECONDS"  # overrides REFRESH_SECONDS (e.g. faster in tests)
 
 
 def project_paths() -> ProjectPaths:
@@ -42,8 +44,12 @@ def time_range(key: str, default: str = "Last hour") -> tuple[str, timedelta]:
 
 def auto_refresh(key: str) -> int | None:
     """A sidebar switch for auto-refresh; the refresh period in seconds, or None when off."""
-    on = st.sidebar.toggle(f"Auto-refresh every {REFRESH_SECONDS} s", value=True, key=key)
-    return REFRESH_SECONDS if on else None
+    try:
+        seconds = max(1, int(os.environ.get(REFRESH_ENV, REFRESH_SECONDS)))
+    except ValueError:
+        seconds = REFRESH_SECONDS
+    on = st.sidebar.toggle(f"Auto-refresh every {seconds} s", value=True, key=key)
+    return seconds if on else None
 
 
 def live(body: Callable[[], None], every: int | None) -> None:

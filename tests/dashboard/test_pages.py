@@ -208,3 +208,12 @@ def test_spec_entry_scripts_run_their_page(filled, entry, title):
     at = AppTest.from_file(str(root / entry), default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == title
+
+
+def test_registry_page_on_a_corrupt_registry_file(filled):
+    pytest.importorskip("recsys.cf.registry")
+    filled.registry_file.parent.mkdir(parents=True, exist_ok=True)
+    filled.registry_file.write_text("{not json")
+    at = open_page("registry")
+    assert "Registry issues" in texts(at.error) and "corrupt" in texts(at.error).lower()
+    assert metrics(at)["Cache Hit Rate"] == "75.0%"  # the rest of the page still renders

@@ -26,9 +26,9 @@ def registry_state(paths: ProjectPaths) -> dict[str, Any]:
         state["error"] = f"cannot import the registry package: {exc}"
         return state
     state["available"] = True
-    # The health check never raises for a bad file; it reports the corruption as an issue.
-    state["health"] = check_registry_health(paths=paths)
     try:
+        # The health check reports a corrupt file as an issue; anything else it raises is shown, not crashed on.
+        state["health"] = check_registry_health(paths=paths)
         registry = ModelRegistry(paths=paths)
         state["current_best"] = registry.get_current_best()
         state["stats"] = registry.get_registry_stats()

@@ -39,7 +39,7 @@ def render() -> None:
         cols = st.columns(len(latest))
         for col, (_, check) in zip(cols, latest.iterrows(), strict=True):
             effect = f"{check['effect_metric'] or 'effect'} {ui.num(check['effect_size'], 3)}"
-            col.metric(check["check_type"].capitalize(), "DRIFT" if check["drift_detected"] else "ok",
+            col.metric(str(check["check_type"]).capitalize(), "DRIFT" if check["drift_detected"] else "ok",
                        delta=effect, delta_color="red" if check["drift_detected"] else "off", delta_arrow="off")
         ui.table(latest[LATEST_COLUMNS], key="drift_latest")
 

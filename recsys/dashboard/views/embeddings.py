@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -30,8 +31,8 @@ def render() -> None:
         cols = st.columns(4)
         cols[0].metric("Embedding Age", f"{newest['age_days']:.1f} days")
         cols[1].metric("Model", str(newest["model"] or "–"))
-        cols[2].metric("Dimension", "–" if newest["dim"] is None else int(newest["dim"]))
-        cols[3].metric("Products", "–" if newest["n"] is None else f"{int(newest['n']):,}")
+        cols[2].metric("Dimension", "–" if pd.isna(newest["dim"]) else int(newest["dim"]))
+        cols[3].metric("Products", "–" if pd.isna(newest["n"]) else f"{int(newest['n']):,}")
         if newest["stale"]:
             st.warning(f"Embeddings are {newest['age_days']:.0f} days old (over {q.STALE_AFTER_DAYS}): "
                        "consider regenerating them.")
@@ -65,8 +66,8 @@ def render() -> None:
         return
     last = rerank.iloc[-1]
     cols = st.columns(4)
-    cols[0].metric("Latency Overhead", ui.pct(last["latency_overhead_pct"] / 100 if last["latency_overhead_pct"]
-                                               is not None else None))
+    overhead = last["latency_overhead_pct"]
+    cols[0].metric("Latency Overhead", ui.pct(None if pd.isna(overhead) else overhead / 100))
     cols[1].metric("Avg Content Score", ui.num(last["avg_content_score"], 3))
     cols[2].metric("Diversity (rerank)", ui.num(last["avg_diversity_rerank"], 3),
                    delta=_delta(last["avg_diversity_rerank"], last["avg_diversity_cf_only"]))
@@ -82,7 +83,7 @@ def render() -> None:
 
 
 def _delta(rerank, cf_only) -> str | None:
-    if rerank is None or cf_only is None or rerank != rerank or cf_only != cf_only:
+    if pd.isna(rerank) or pd.isna(cf_only):
         return None
     return f"{rerank - cf_only:+.3f} vs CF-only"
 

@@ -38,7 +38,7 @@ def _body(paths: ProjectPaths, label: str, span: timedelta) -> None:
         best_id = best["model_id"] if best else None
         best_ndcg = best["ndcg_at_10"] if best else None
     else:
-        health = state["health"]
+        health = state["health"] or {"status": "unknown", "issues": ["health check failed"], "warnings": []}
         if health["status"] == "healthy":
             st.success("✓ Registry is healthy")
         else:

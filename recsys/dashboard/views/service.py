@@ -12,6 +12,9 @@ from recsys.dashboard.queries import service as q
 from recsys.dashboard.views import _common as ui
 
 TITLE = "CF Recommendation Service Dashboard"
+# Longest range recomputed per minute from raw requests when the monitor has not aggregated it
+# (sorting every latency of a longer range per page refresh costs too much on a busy store).
+RAW_FALLBACK_LIMIT = timedelta(hours=6)
 
 
 def render() -> None:
@@ -51,7 +54,7 @@ def _body(db, label: str, span: timedelta) -> None:
     st.subheader(f"Per minute · {label.lower()}")
     health = q.service_health(db, now, span)
     source = "the monitor's per-minute aggregates (service_health)"
-    if health.empty:
+    if health.empty and span <= RAW_FALLBACK_LIMIT:
         health = q.request_minutes(db, now, span)
         source = "computed from the raw requests (no monitor aggregates in this range)"
     if health.empty:

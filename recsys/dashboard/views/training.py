@@ -88,7 +88,7 @@ def _run_curves(db, run: pd.Series, run_id: str) -> None:
     with st.expander("Hyperparameters"):
         try:
             st.json(json.loads(run["hyperparameters"] or "{}"))
-        except ValueError:
+        except (TypeError, ValueError):
             st.code(str(run["hyperparameters"]))
 
 

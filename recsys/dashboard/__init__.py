@@ -1,0 +1,1 @@
+"""The Streamlit dashboards: one app, one page per concern, reading the stores through ``queries``."""

@@ -1,0 +1,1 @@
+"""One module per dashboard page; each has ``render()`` (used by the app) and ``main()`` (standalone)."""

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -128,15 +129,27 @@ class SlackChannel:
         self._webhook, self.timeout = webhook, timeout
 
     def secret_values(self) -> tuple[str, ...]:
-        """Values that must never appear in an error text."""
-        return (self._webhook.get_secret_value(),)
+        """Values that must never appear in an error text: the URL, its path and its longer path parts."""
+        url = self._webhook.get_secret_value()
+        path = urlsplit(url).path
+        parts = tuple(part for part in path.split("/") if len(part) >= 8)
+        return (url, path, *parts) if len(path) > 1 else (url, *parts)
 
     def send(self, subject: str, message: str, severity: str) -> None:
         """Post one message; any non-2xx answer is a failure."""
         payload = {"text": f"*{tagged_subject(subject, severity)}*\n{message}"}
-        response = httpx.post(self._webhook.get_secret_value(), json=payload, timeout=self.timeout)
+        request = httpx.Request("POST", self._webhook.get_secret_value(), json=payload)
+        request.extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
+        # A transport, not httpx.Client: the client logs every request URL at INFO, and the webhook URL
+        # is the secret.
+        with httpx.HTTPTransport(retries=0) as transport:
+            response = transport.handle_request(request)
+            try:
+                body = response.read().decode("utf-8", "replace")
+            finally:
+                response.close()
         if response.status_code >= 300:
-            raise RuntimeError(f"webhook answered HTTP {response.status_code}: {response.text[:200]}")
+            raise RuntimeError(f"webhook answered HTTP {response.status_code}: {body[:200]}")
 
 
 class LogChannel:

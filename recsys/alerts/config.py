@@ -81,7 +81,7 @@ class AlertRule(BaseModel):
     """An allow-listed metric (see ``recsys.alerts.sources.METRIC_SOURCES``)."""
     threshold: Any = None
     """The value the metric is compared with (number, true/false, a status word, or null)."""
-    window: str
+    window: Any
     """How far back the metric looks: ``1min``, ``5min``, ``1hour``, ``1day``, ``weekly`` ..."""
     severity: Literal["info", "warning", "critical"]
     """info | warning | critical; shown as ``[SEVERITY]`` in the subject."""
@@ -104,9 +104,11 @@ class AlertRule(BaseModel):
     @field_validator("window")
     @classmethod
     def _known_window(cls, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"window {value!r} needs a unit, e.g. 1min, 5min, 1hour, 1day, weekly")
         if parse_duration(value) <= timedelta(0):
             raise ValueError("window must be longer than 0")
-        return str(value)
+        return value
 
     @field_validator("severity", mode="before")
     @classmethod

@@ -65,12 +65,24 @@ def condition_holds(rule: AlertRule, value: Any) -> bool:
 
 
 def describe(rule: AlertRule, value: Any) -> str:
-    """``avg_latency_ms = 250.0 is above the threshold 200 (window 5min)``."""
+    """Why the rule fires: ``avg_latency_ms = 250 is above the threshold 200 (window 5min)``."""
     condition = rule.effective_condition
     if condition == "is_null":
-        return f"{rule.metric} is null (none set) (window {rule.window})"
-    words = {"above": "is above", "below": "is below", "equals": "equals"}[condition]
+        return f"{rule.metric} is not set (window {rule.window})"
+    if condition == "equals":
+        return f"{rule.metric} is {_show(value)} (window {rule.window})"
+    words = {"above": "is above", "below": "is below"}[condition]
     return f"{rule.metric} = {_show(value)} {words} the threshold {_show(rule.threshold)} (window {rule.window})"
+
+
+def describe_ok(rule: AlertRule, value: Any) -> str:
+    """Why the rule no longer fires: ``avg_latency_ms = 90 is back within the threshold 200``."""
+    condition = rule.effective_condition
+    if condition == "is_null":
+        return f"{rule.metric} is set again ({_show(value)})"
+    if condition == "equals":
+        return f"{rule.metric} is {_show(value)} now"
+    return f"{rule.metric} = {_show(value)} is back within the threshold {_show(rule.threshold)}"
 
 
 def _show(value: Any) -> str:
@@ -177,7 +189,7 @@ class AlertEngine:
             store.update(alert_id, state="inactive", resolved_at=stamp, updated_at=stamp,
                          value=value if has_data else current["value"])
             return {"state": "inactive", "event": "cleared", "alert_id": alert_id}
-        reason = no_data or f"{rule.metric} = {_show(value)} is back within the threshold {_show(rule.threshold)}"
+        reason = no_data or describe_ok(rule, value)
         text = f"{reason}; was firing since {current['fired_at'][:19]} UTC"
         store.update(alert_id, state="resolved", resolved_at=stamp, last_notified_at=stamp, message=text,
                      updated_at=stamp, value=value if has_data else current["value"])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NOW, SHIFTED_RATINGS, make_interactions
+from drift_data import NOW, SHIFTED_RATINGS, make_interactions
 
 from recsys.cf.monitoring.drift_check import (
     DriftConfig,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NOW, SHIFTED_RATINGS, SHOP_RATINGS, make_interactions
+from drift_data import NOW, SHIFTED_RATINGS, SHOP_RATINGS, make_interactions
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
@@ -54,6 +54,15 @@ def test_count_on_common_support_counts_every_value():
     support, ca, cb = count_on_common_support(np.array([1, 1, 5]), np.array([2, 5, 5, 5]))
     assert support.tolist() == [1, 2, 5]
     assert ca.tolist() == [2, 0, 1] and cb.tolist() == [0, 1, 3]
+
+
+def test_wide_or_negative_integer_supports_count_correctly():
+    a, b = np.array([1, 10**9, 10**9, 3]), np.array([3, 3, 10**9])  # too wide for one bincount: sorted path
+    support, ca, cb = count_on_common_support(a, b)
+    assert support.tolist() == [1, 3, 10**9] and ca.tolist() == [1, 1, 2] and cb.tolist() == [0, 2, 1]
+    support, ca, cb = count_on_common_support(np.array([-2, 0, 0]), np.array([5]))
+    assert support.tolist() == [-2, 0, 5] and ca.tolist() == [1, 2, 0] and cb.tolist() == [0, 0, 1]
+    assert ks_from_counts(ca, cb).statistic == stats.ks_2samp([-2, 0, 0], [5]).statistic
 
 
 def test_ks_from_counts_rejects_empty_side():

@@ -51,17 +51,29 @@ def _as_ratings(data: Any) -> np.ndarray:
 
 
 def count_on_common_support(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(support, counts_a, counts_b): the sorted distinct values of ``a`` ∪ ``b`` and each side's counts."""
+    """(support, counts_a, counts_b): the sorted distinct values of ``a`` ∪ ``b`` and each side's counts.
+
+    Small non-negative integers (ratings) are counted with one ``bincount`` per side, the cheapest
+    pass numpy has; other values by sorting (``np.unique``).
+    """
     a, b = np.asarray(a), np.asarray(b)
     sides = [x for x in (a, b) if x.size]
     if not sides:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     if all(np.issubdtype(x.dtype, np.integer) for x in (a, b)):
-        lo = min(int(x.min()) for x in sides)
-        hi = max(int(x.max()) for x in sides)
-        if hi - lo <= MAX_DENSE_SUPPORT:
-            ca, cb = _dense_counts(a, lo, hi), _dense_counts(b, lo, hi)
+        hi = max(int(x.max()) for x in sides)  # checked first: bincount allocates max+1 counters
+        lo = 0
+        try:
+            if hi > MAX_DENSE_SUPPORT:
+                raise ValueError("sparse support")
+            ca, cb = (_bincount(x, 0, hi) for x in (a, b))  # raises ValueError on a negative value
+        except ValueError:
+            lo = min(int(x.min()) for x in sides)
+            ca = cb = None
+            if hi - lo <= MAX_DENSE_SUPPORT:
+                ca, cb = (_bincount(x - lo, 0, hi - lo) for x in (a, b))
+        if ca is not None:
             support = np.arange(lo, hi + 1)
             present = (ca + cb) > 0
             return support[present], ca[present], cb[present]
@@ -75,14 +87,10 @@ def count_on_common_support(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, n
     return support, ca, cb
 
 
-def _dense_counts(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Counts of each integer in lo..hi: one bincount pass (no shifted copy unless values go below 0)."""
-    width = hi - lo + 1
+def _bincount(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
     if values.size == 0:
-        return np.zeros(width, dtype=np.int64)
-    if lo >= 0:
-        return np.bincount(values, minlength=hi + 1)[lo:].astype(np.int64, copy=False)
-    return np.bincount(values - lo, minlength=width).astype(np.int64, copy=False)
+        return np.zeros(hi - lo + 1, dtype=np.int64)
+    return np.bincount(values, minlength=hi + 1)[lo:].astype(np.int64, copy=False)
 
 
 # --- statistics on counts ------------------------------------------------------------------------

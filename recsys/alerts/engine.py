@@ -121,9 +121,21 @@ class AlertEngine:
         now = self.clock()
         context = SourceContext(self.paths, now)
         try:
-            return [self._evaluate_rule(rule, context, now) for rule in self.config.alerts]
+            outcomes = [self._evaluate_rule(rule, context, now) for rule in self.config.alerts]
         finally:
             context.close()
+        self._retire_orphans(now)
+        return outcomes
+
+    def _retire_orphans(self, now: datetime) -> None:
+        """Close open episodes of rules no longer in the config (silently: the rule is gone, not fixed)."""
+        names = {rule.name for rule in self.config.alerts}
+        stamp = format_ts(now)
+        with self.store.transaction():
+            for alert in self.store.firing():
+                if alert["rule"] not in names:
+                    self.store.update(alert["id"], state="inactive", resolved_at=stamp, updated_at=stamp,
+                                      message="rule removed from the config")
 
     def _evaluate_rule(self, rule: AlertRule, context: SourceContext, now: datetime) -> RuleOutcome:
         outcome = RuleOutcome(rule.name, "inactive", "none", threshold=rule.threshold,

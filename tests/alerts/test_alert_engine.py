@@ -129,6 +129,13 @@ def test_state_survives_a_restart(paths, clock, smtp_server, slack_receiver):
     assert [r["rule"] for r in second.open_alerts()] == ["high_latency"]
     second.close()
 
+    raw["alerts"][0]["name"] = "renamed_latency"  # the old rule left the config: its episode is closed
+    third = make_engine(paths, clock, raw)
+    third.evaluate()
+    assert [r["rule"] for r in third.open_alerts()] == ["renamed_latency"]
+    assert alert_rows(paths)[0]["message"] == "rule removed from the config"
+    third.close()
+
 
 def test_for_duration_keeps_the_alert_pending_first(paths, clock, smtp_server):
     rules = [{"name": "slow_p95", "metric": "p95_latency_ms", "threshold": 300, "window": "5min",

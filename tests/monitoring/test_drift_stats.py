@@ -56,6 +56,21 @@ def test_count_on_common_support_counts_every_value():
     assert ca.tolist() == [2, 0, 1] and cb.tolist() == [0, 1, 3]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_counting_paths_agree_with_naive_counts(seed):
+    rng = np.random.default_rng(seed)
+    low, span = int(rng.integers(-20, 20)), [0, 4, 16, 17, 40, 500][seed]
+    a = rng.integers(low, low + span + 1, size=200_000)
+    b = rng.integers(low, low + span + 1, size=70_001)
+    if seed == 2:
+        a[150_000] = low + 1000  # a late block is too wide for the comparison path: falls back
+    support, ca, cb = count_on_common_support(a, b)
+    expected = np.union1d(a, b)
+    assert support.tolist() == expected.tolist()
+    assert ca.tolist() == [int(np.sum(a == v)) for v in expected]
+    assert cb.tolist() == [int(np.sum(b == v)) for v in expected]
+
+
 def test_wide_or_negative_integer_supports_count_correctly():
     a, b = np.array([1, 10**9, 10**9, 3]), np.array([3, 3, 10**9])  # too wide for one bincount: sorted path
     support, ca, cb = count_on_common_support(a, b)
@@ -261,8 +276,9 @@ def test_window_summary_volume_and_newcomers():
     previous_week = rows([2] * 100, [100] * 50 + [200] * 50, window_start - timedelta(days=7), 7)
     historical = pd.concat([older, previous_week], ignore_index=True)
     recent = rows([2] * 90 + [3] * 60, [100] * 120 + [300] * 30, window_start, 7)
-    summary = window_summary(historical, recent, days=7)
+    summary = window_summary(historical, recent, days=7, window_start=window_start)
     assert summary["previous_window_count"] == 100
+    assert window_summary(historical, recent, days=7)["previous_window_count"] == 100
     assert summary["volume_change_pct"] == pytest.approx(50.0)
     assert summary["new_users"] == 1 and summary["new_user_share"] == pytest.approx(0.5)
     assert summary["new_user_interaction_share"] == pytest.approx(60 / 150)

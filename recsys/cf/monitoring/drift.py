@@ -20,8 +20,11 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import distributions
 
+NARROW_SPAN = 16
+"""Integer samples whose blocks each span at most this many values are counted by comparisons."""
+
 MAX_DENSE_SUPPORT = 100_000
-"""Integer values spanning at most this many points are counted with one bincount, else by sorting."""
+"""Other integer values spanning at most this many points are counted with bincount, else by sorting."""
 
 PSI_EPS = 1e-4
 """Floor for a bin's share in PSI, so a rating value absent on one side gives a finite (large) term."""
@@ -47,36 +50,31 @@ def _as_ratings(data: Any) -> np.ndarray:
     values = np.asarray(data)
     if values.ndim != 1:
         raise ValueError(f"ratings must be one-dimensional, got shape {values.shape}")
+    if np.issubdtype(values.dtype, np.floating):
+        values = values[~np.isnan(values)]  # missing ratings are a data-quality failure, not a rating
     return values
 
 
 def count_on_common_support(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(support, counts_a, counts_b): the sorted distinct values of ``a`` ∪ ``b`` and each side's counts.
 
-    Small non-negative integers (ratings) are counted with one ``bincount`` per side, the cheapest
-    pass numpy has; other values by sorting (``np.unique``).
+    Integers on a narrow range (ratings) are counted block by block with vectorised comparisons, one
+    pass over memory; wider integer ranges with ``bincount``; anything else by sorting (``np.unique``).
     """
     a, b = np.asarray(a), np.asarray(b)
-    sides = [x for x in (a, b) if x.size]
-    if not sides:
+    if a.size == 0 and b.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    if all(np.issubdtype(x.dtype, np.integer) for x in (a, b)):
-        hi = max(int(x.max()) for x in sides)  # checked first: bincount allocates max+1 counters
-        lo = 0
-        try:
-            if hi > MAX_DENSE_SUPPORT:
-                raise ValueError("sparse support")
-            ca, cb = (_bincount(x, 0, hi) for x in (a, b))  # raises ValueError on a negative value
-        except ValueError:
-            lo = min(int(x.min()) for x in sides)
-            ca = cb = None
-            if hi - lo <= MAX_DENSE_SUPPORT:
-                ca, cb = (_bincount(x - lo, 0, hi - lo) for x in (a, b))
-        if ca is not None:
-            support = np.arange(lo, hi + 1)
-            present = (ca + cb) > 0
-            return support[present], ca[present], cb[present]
+    if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
+        narrow_a, narrow_b = _narrow_counts(a), _narrow_counts(b)
+        if narrow_a is not None and narrow_b is not None:
+            support = np.array(sorted(set(narrow_a) | set(narrow_b)), dtype=np.int64)
+            ca = np.array([narrow_a.get(int(v), 0) for v in support], dtype=np.int64)
+            cb = np.array([narrow_b.get(int(v), 0) for v in support], dtype=np.int64)
+            return support, ca, cb
+        dense = _dense_counts(a, b)
+        if dense is not None:
+            return dense
     values_a, counts_a = np.unique(a, return_counts=True)
     values_b, counts_b = np.unique(b, return_counts=True)
     support = np.union1d(values_a, values_b)
@@ -87,10 +85,51 @@ def count_on_common_support(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, n
     return support, ca, cb
 
 
-def _bincount(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    if values.size == 0:
-        return np.zeros(hi - lo + 1, dtype=np.int64)
-    return np.bincount(values, minlength=hi + 1)[lo:].astype(np.int64, copy=False)
+def _narrow_counts(values: np.ndarray, block: int = 1 << 16, max_span: int = NARROW_SPAN) -> dict[int, int] | None:
+    """value → count when every block spans at most ``max_span`` values, else None.
+
+    Each block stays in cache while it is compared with each of its values, so memory is read once
+    (``bincount`` is ~3× slower here: on a 95%-five-star sample every increment hits the same counter).
+    """
+    counts: dict[int, int] = {}
+    flags = np.empty(min(block, values.size), dtype=bool)
+    low = high = None
+    for start in range(0, values.size, block):
+        chunk = values[start:start + block]
+        out = flags[:chunk.size]
+        if low is not None:
+            # the previous block's range usually covers this one: then no min/max pass is needed
+            hits = [np.count_nonzero(np.equal(chunk, value, out=out)) for value in range(low, high + 1)]
+            if sum(hits) == chunk.size:
+                for value, n in zip(range(low, high + 1), hits, strict=True):
+                    counts[value] = counts.get(value, 0) + n
+                continue
+        low, high = int(chunk.min()), int(chunk.max())
+        if high - low > max_span:
+            return None
+        for value in range(low, high + 1):
+            counts[value] = counts.get(value, 0) + np.count_nonzero(np.equal(chunk, value, out=out))
+    return {value: n for value, n in counts.items() if n}
+
+
+def _dense_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``bincount`` on both sides over their common range, or None when the range is too wide."""
+    sides = [x for x in (a, b) if x.size]
+    lo = min(int(x.min()) for x in sides)
+    hi = max(int(x.max()) for x in sides)
+    if hi - lo > MAX_DENSE_SUPPORT:
+        return None
+    width = hi - lo + 1
+
+    def count(x: np.ndarray) -> np.ndarray:
+        if x.size == 0:
+            return np.zeros(width, dtype=np.int64)
+        shifted = x if lo == 0 else x - lo
+        return np.bincount(shifted, minlength=width).astype(np.int64, copy=False)
+
+    ca, cb = count(a), count(b)
+    present = (ca + cb) > 0
+    return np.arange(lo, hi + 1)[present], ca[present], cb[present]
 
 
 # --- statistics on counts ------------------------------------------------------------------------
@@ -405,10 +444,13 @@ def _plain(value: Any) -> Any:
 # --- volume and newcomers ------------------------------------------------------------------------
 
 
-def window_summary(historical: pd.DataFrame, recent: pd.DataFrame, *, days: float = 7.0) -> dict[str, Any]:
+def window_summary(
+    historical: pd.DataFrame, recent: pd.DataFrame, *, days: float = 7.0, window_start: Any = None
+) -> dict[str, Any]:
     """Volume change and newcomers of a recent window against the history before it.
 
-    ``volume_change_pct`` compares the window with the ``days`` just before it (same length);
+    ``volume_change_pct`` compares the window with the ``days`` just before ``window_start`` (same
+    length; without ``window_start``, the window is taken to start at its first interaction);
     ``daily_rate_change_pct`` compares its per-day rate with the whole history's. New users/items are
     those never seen in ``historical``: shares of distinct ids and of the window's interactions.
     """
@@ -419,9 +461,11 @@ def window_summary(historical: pd.DataFrame, recent: pd.DataFrame, *, days: floa
 
     previous = None
     if hist_ts is not None:
-        # the window starts where the history ends, at the latest; measure the same span before it
-        start = recent_ts.min() if recent_ts is not None else hist_ts.max()
-        start = max(start, hist_ts.max())
+        if window_start is not None:
+            start = pd.Timestamp(window_start)
+            start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+        else:
+            start = max(recent_ts.min() if recent_ts is not None else hist_ts.max(), hist_ts.max())
         previous = int((hist_ts >= start - pd.Timedelta(days=days)).sum())
         span_days = max((hist_ts.max() - hist_ts.min()) / pd.Timedelta(days=1), days)
         hist_rate = n_hist / span_days

@@ -257,7 +257,7 @@ def run_drift_checks(
         config.popularity_threshold,
         min_support=config.min_support,
     )
-    volume = window_summary(historical, recent, days=config.days)
+    volume = window_summary(historical, recent, days=config.days, window_start=now - timedelta(days=config.days))
     change = volume["volume_change_pct"]
     volume["drift_detected"] = change is not None and abs(change) >= config.volume_threshold_pct
     volume["status"] = "ok" if change is not None else "insufficient_data"

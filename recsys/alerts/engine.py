@@ -156,6 +156,10 @@ class AlertEngine:
             current = self.store.open_alert(rule.name)
             plan = self._plan(rule, current, bad, has_data, value, now)
         outcome.state, outcome.event, outcome.message = plan["state"], plan["event"], plan.get("message")
+        if outcome.event in ("fired", "renotified"):
+            log.warning("Alert triggered: %s | value=%s, threshold=%s", rule.name, _show(value), _show(rule.threshold))
+        elif outcome.event == "resolved":
+            log.info("Alert resolved: %s | value=%s", rule.name, _show(value))
         if plan.get("notify"):
             outcome.deliveries = self._notify(rule, plan["alert_id"], plan["event"], plan["subject"],
                                               plan["message"], now)

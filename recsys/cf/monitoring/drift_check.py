@@ -7,6 +7,7 @@ The statistics live in ``drift.py``; this module is the I/O edge (parquet, SQLit
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from recsys.paths import ProjectPaths
 from .drift import compute_item_popularity, detect_popularity_shift, detect_rating_distribution_drift, window_summary
 
 CHECK_TYPES = ("rating", "popularity", "volume", "semantic")
+
+log = logging.getLogger(__name__)
 
 DRIFT_DDL = """
 CREATE TABLE IF NOT EXISTS drift_checks (
@@ -279,12 +282,18 @@ def weekly_drift_check(
     plus ``row_ids`` and ``alerts`` (what the notifier returned).
     """
     config = config if isinstance(config, DriftConfig) else DriftConfig.model_validate(config or {})
+    log.info("Running weekly drift detection")
     interactions = read_interactions(paths, columns=["user_id", "product_id", "rating", "timestamp", "is_positive"])
     if config.anchor == "data_end" and len(interactions):
         stamps = pd.to_datetime(interactions["timestamp"])
         now = to_utc(stamps.max().floor("us").to_pydatetime())
     now = to_utc(now or utc_now())
     results = run_drift_checks(interactions, now=now, config=config)
+    rating, popularity = results["rating"], results["popularity"]
+    log.info("Rating drift: drift_detected=%s, status=%s, p_value=%s, psi=%s", rating["drift_detected"],
+             rating["status"], rating["p_value"], rating["psi"])
+    log.info("Popularity shift: shift_detected=%s, status=%s, correlation=%s", popularity["shift_detected"],
+             popularity["status"], popularity["correlation"])
     data_version = read_data_version(paths)
 
     store = DriftStore(paths)
@@ -295,7 +304,6 @@ def weekly_drift_check(
 
     send = notifier if notifier is not None else default_notifier(paths)
     alerts = []
-    rating, popularity = results["rating"], results["popularity"]
     if rating["drift_detected"]:
         alerts.append(send(
             "Data Drift Detected",

@@ -70,6 +70,8 @@ class DriftConfig(BaseModel):
     """Fewer ratings than this on either side → 'insufficient data', no verdict."""
     popularity_threshold: float = Field(0.8, ge=-1, le=1)
     """Spearman correlation below which item popularity has shifted."""
+    popularity_alpha: float = Field(0.05, gt=0, lt=1)
+    """The popularity correlation must also be below sampling noise at this level (permutation test)."""
     min_support: int = Field(5, ge=0)
     """Items with fewer interactions (history + window) are left out of the popularity correlation."""
     positives_only: bool = False
@@ -259,6 +261,7 @@ def run_drift_checks(
         compute_item_popularity(recent, positives_only=config.positives_only),
         config.popularity_threshold,
         min_support=config.min_support,
+        alpha=config.popularity_alpha,
     )
     volume = window_summary(historical, recent, days=config.days, window_start=now - timedelta(days=config.days))
     change = volume["volume_change_pct"]

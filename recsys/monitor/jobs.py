@@ -39,15 +39,13 @@ def loader_stats(ctx: MonitorContext):
 
 def check_alerts(ctx: MonitorContext):
     """Evaluate every alert rule over its window; notify on firing, repeat and resolve."""
-    from recsys.alerts import AlertEngine, load_alerts_config
+    from recsys.alerts import evaluate_alerts
+    from recsys.alerts.engine import outcome_dict
 
     engine = ctx.extras.get("alert_engine")
     if engine is None:
-        from recsys.config_files import config_file
-
-        config = load_alerts_config(config_file(ctx.paths, "alerts_config.yaml"))
-        engine = AlertEngine(ctx.paths, config, clock=ctx.clock)
-    return engine.evaluate()
+        return evaluate_alerts(ctx.paths, clock=ctx.clock)
+    return [outcome_dict(o) for o in engine.evaluate()]
 
 
 def registry_health(ctx: MonitorContext):

@@ -10,7 +10,7 @@ import click
 from recsys.paths import ProjectPaths
 
 
-def build_monitor(paths: ProjectPaths, config_path: str | None = None):
+def build_monitor(paths: ProjectPaths, config_path: str | None = None, service_url: str | None = None):
     """A Monitor over the project's (or the shipped) ``monitor.yaml`` and every known job."""
     from recsys.config_files import config_file
     from recsys.monitor.config import load_monitor_config
@@ -19,6 +19,8 @@ def build_monitor(paths: ProjectPaths, config_path: str | None = None):
 
     path = config_path or config_file(paths, "monitor.yaml")
     config = load_monitor_config(path, known_jobs=set(JOBS))
+    if service_url:
+        config = config.model_copy(update={"service_url": service_url})
     return Monitor.create(paths, config, JOBS)
 
 
@@ -27,12 +29,14 @@ def build_monitor(paths: ProjectPaths, config_path: str | None = None):
 @click.option("--list", "list_jobs", is_flag=True, help="List the jobs and their schedules.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="monitor.yaml to use (default: config/monitor.yaml of the project, else the shipped one).")
+@click.option("--service-url", default=None, help="The service's base URL (overrides monitor.yaml).")
 @click.pass_obj
-def monitor_command(paths: ProjectPaths, once: str | None, list_jobs: bool, config_path: str | None) -> None:
+def monitor_command(paths: ProjectPaths, once: str | None, list_jobs: bool, config_path: str | None,
+                    service_url: str | None) -> None:
     """Aggregate, check and act on schedule (APScheduler); one process beside any number of service workers."""
     import json
 
-    monitor = build_monitor(paths, config_path)
+    monitor = build_monitor(paths, config_path, service_url)
     if list_jobs:
         for name in monitor.jobs:
             schedule = monitor.context.config.jobs.get(name)

@@ -12,7 +12,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -104,11 +104,15 @@ class Monitor:
         scheduler = BackgroundScheduler(timezone=tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600,
         })
+        first_interval_run = datetime.now(UTC) + timedelta(seconds=2)
         for name, schedule in self._enabled():
             kwargs = schedule.trigger_kwargs()
-            trigger = CronTrigger(timezone=tz, **kwargs) if schedule.trigger == "cron" else IntervalTrigger(
-                timezone=tz, **kwargs)
-            scheduler.add_job(self._run_isolated, trigger, args=[name], id=name, name=name)
+            if schedule.trigger == "cron":
+                scheduler.add_job(self._run_isolated, CronTrigger(timezone=tz, **kwargs), args=[name], id=name,
+                                  name=name)
+            else:  # interval jobs (aggregation, alerts) run once at start-up, not only a period later
+                scheduler.add_job(self._run_isolated, IntervalTrigger(timezone=tz, **kwargs), args=[name], id=name,
+                                  name=name, next_run_time=first_interval_run)
         for name in self.due_on_startup():
             self.context.logger.info(f"Catching up missed run | job={name}")
             scheduler.add_job(self._run_isolated, args=[name], id=f"{name}-catch-up", name=f"{name} (catch-up)")

@@ -92,7 +92,10 @@ class LogFile:
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             if due:
-                self._rotate()
+                try:
+                    self._rotate()
+                except OSError:
+                    pass  # the line is written; a failed rotation is retried at the next write
 
     def rotate(self, *, force: bool = False, now: float | None = None) -> bool:
         """Rotate now if due (or, with ``force``, if the file is not empty); True if it rotated."""
@@ -114,11 +117,13 @@ class LogFile:
         self._pid = os.getpid()
 
     def _open_log(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        stat = os.fstat(self._fd)
+        # open the new descriptor before closing the old: a failed open leaves no dangling number
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        old, self._fd = self._fd, fd
+        stat = os.fstat(fd)
         self._identity = (stat.st_dev, stat.st_ino)
+        if old is not None:
+            os.close(old)
 
     def _close(self) -> None:
         # Closing (never unlocking) is also right for descriptors a forked child inherited: closing
@@ -248,7 +253,12 @@ def _shift_backups(path: Path, policy: RotationPolicy) -> None:
     if policy.compress:
         for index, file in backups(path):
             if index >= 2 and not file.name.endswith(".gz"):
-                compress_file(file, Path(f"{file}.gz"))
+                try:
+                    compress_file(file, Path(f"{file}.gz"))
+                except OSError:
+                    # e.g. the disk is full: keep the plain backup (the next rotation retries) and
+                    # still rotate, so the live file does not grow without bound
+                    Path(f"{file}.gz.tmp").unlink(missing_ok=True)
 
 
 def compress_file(source: Path, target: Path) -> None:

@@ -233,7 +233,7 @@ def test_registry_audit_log_rotates_and_every_line_is_recoverable(paths, workers
 
     paths.config_dir.mkdir(parents=True)
     (paths.config_dir / "retention.yaml").write_text(
-        "rotation:\n  logs:\n    registry_audit.log: {max_bytes: 1 KiB, backup_count: 1000}\n")
+        "rotation:\n  logs:\n    registry_audit.log: {max_bytes: 300, backup_count: 1000}\n")
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(workers)
     processes = [context.Process(target=register_and_select, args=(str(paths.root), w, 12, start))
@@ -255,3 +255,29 @@ def test_registry_audit_log_rotates_and_every_line_is_recoverable(paths, workers
     # the audit writer holds the registry lock: lines are in the same order as the rows
     assert [(line.split(" | ")[1], line.split(" | ")[2]) for line in lines] == [tuple(row) for row in rows]
     assert sum(action == "REGISTER" for action, _ in rows) == workers * 12
+
+
+def test_a_failed_compression_keeps_the_plain_backup_and_still_rotates(tmp_path, monkeypatch):
+    import recsys.logrotate as logrotate
+
+    path = tmp_path / "app.log"
+    policy = RotationPolicy(max_bytes=10 * 1024 * 1024, backup_count=5)
+    real_compress = logrotate.compress_file
+
+    def disk_full(source, target):
+        Path(f"{target}.tmp").write_bytes(b"\x1f\x8b partial")
+        raise OSError(28, "No space left on device")
+
+    for index in range(2):
+        append_line(path, f"line {index}", policy)
+        rotate_if_due(path, policy, force=True)
+    monkeypatch.setattr(logrotate, "compress_file", disk_full)
+    append_line(path, "line 2", policy)
+    assert rotate_if_due(path, policy, force=True)
+    assert [f.name for _, f in backups(path)] == ["app.log.1", "app.log.2", "app.log.3.gz"]
+    assert not list(tmp_path.glob("*.tmp"))
+    monkeypatch.setattr(logrotate, "compress_file", real_compress)
+    append_line(path, "line 3", policy)
+    assert rotate_if_due(path, policy, force=True)
+    assert [f.name for _, f in backups(path)] == ["app.log.1", "app.log.2.gz", "app.log.3.gz", "app.log.4.gz"]
+    assert _raw_lines(path) == ["line 0", "line 1", "line 2", "line 3"]

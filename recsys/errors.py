@@ -92,3 +92,11 @@ class EmbeddingBackendUnavailable(EmbeddingError):
     def __init__(self, backend: str, reason: str):
         self.backend, self.reason = backend, reason
         super().__init__(f"embedding backend '{backend}' is unavailable: {reason}")
+
+
+class RetentionError(RecsysError):
+    """Part of a retention run failed (the other parts ran); carries the run's summary."""
+
+    def __init__(self, summary: dict):
+        self.summary = summary
+        super().__init__("retention: " + "; ".join(summary.get("errors") or ["failed"]))

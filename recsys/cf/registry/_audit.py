@@ -24,6 +24,7 @@ from typing import Any
 from recsys.clock import format_ts, to_utc
 from recsys.db import apply_schema, connect
 from recsys.errors import RegistryError
+from recsys.logrotate import append_line
 
 ACTIONS = ("REGISTER", "SELECT_BEST", "ARCHIVE", "DELETE", "UPDATE_STATUS", "ROLLBACK")
 LINE_TS_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -170,14 +171,8 @@ class AuditTrail:
                 f"could not be written: {exc}") from exc
 
     def append_line(self, op: Operation) -> None:
-        """One ``write`` of the whole line to a file opened with O_APPEND: lines never mix."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        data = format_audit_line(op).encode("utf-8")
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        """One ``write`` of the whole line to the O_APPEND log, which rotates like every log (recsys.logrotate)."""
+        append_line(self.log_path, format_audit_line(op))
 
     def connect(self) -> sqlite3.Connection:
         """A writer connection with the schema in place (created here, by the store, idempotently)."""

@@ -48,3 +48,9 @@ def test_service_schema_is_idempotent(paths):
     ensure_service_schema(conn)
     cols = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
     assert {"model_version", "loader_cache_hit", "reload_triggered", "diversity"} <= cols
+
+
+def test_new_stores_reclaim_space_incrementally(paths):
+    conn = connect(paths.service_db)
+    conn.execute("CREATE TABLE t (x)")
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # INCREMENTAL

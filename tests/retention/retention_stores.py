@@ -26,8 +26,24 @@ def ago(days: float, now: datetime = NOW) -> str:
     return format_ts(now - timedelta(days=days))
 
 
+def legacy_store(path) -> None:
+    """Create ``path`` with SQLite's default auto_vacuum=NONE fixed by a first table."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE IF NOT EXISTS _legacy (x)")
+    raw.commit()
+    raw.close()
+
+
 def fill_service_store(paths: ProjectPaths, now: datetime = NOW) -> None:
-    """requests/feedback at REQUEST_AGES, one service_health row at each of HEALTH_AGES."""
+    """requests/feedback at REQUEST_AGES, one service_health row at each of HEALTH_AGES.
+
+    The store is made the way stores were made before recsys set incremental auto-vacuum on new
+    files (auto_vacuum NONE), so the conversion paths of retention are exercised.
+    """
+    legacy_store(paths.service_db)
     conn = connect(paths.service_db)
     ensure_service_schema(conn)
     with conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from recsys.db import apply_schema
+from recsys.db import add_missing_columns, apply_schema
 
 SERVICE_DDL = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS requests (
     diversity REAL
 );
 CREATE INDEX IF NOT EXISTS idx_requests_timestamp ON requests(timestamp);
+CREATE INDEX IF NOT EXISTS idx_requests_request_id ON requests(request_id);
 
 CREATE TABLE IF NOT EXISTS service_health (
     timestamp TIMESTAMP PRIMARY KEY,
@@ -55,7 +56,8 @@ CREATE TABLE IF NOT EXISTS model_loader_stats (
     cache_hit_rate REAL,
     reload_count INTEGER,
     last_load_time_ms REAL,
-    last_reload_at TIMESTAMP
+    last_reload_at TIMESTAMP,
+    worker_pid INTEGER       -- each service worker snapshots its own loader
 );
 
 CREATE TABLE IF NOT EXISTS model_reload_events (
@@ -98,3 +100,4 @@ CREATE TABLE IF NOT EXISTS reranking_metrics (
 def ensure_service_schema(conn: sqlite3.Connection) -> None:
     """Create every table of the service metrics store that does not exist yet."""
     apply_schema(conn, SERVICE_DDL)
+    add_missing_columns(conn, "model_loader_stats", {"worker_pid": "INTEGER"})  # stores made before it existed

@@ -1,0 +1,149 @@
+"""Aggregation jobs over ``logs/service_metrics.db``: ``service_health`` per minute, ``reranking_metrics`` per hour.
+
+They read the shared ``requests`` table, so they are right however many service workers wrote it,
+and they are meant to run in one place (the monitor process, or ``recsys serve`` until it exists).
+Windows are half-open ``[now - window, now)``; both ends are computed in Python from an injected
+clock and bound as parameters in the stores' one UTC text format (never SQLite's ``'now'``).
+
+p95 is exact, by the nearest-rank definition: the value at 1-based rank ``ceil(0.95 * n)`` of the
+sorted latencies (SQLite has no ``PERCENTILE``; the spec's query cannot run).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from recsys.clock import format_ts, to_utc, utc_now
+from recsys.db import connect
+from recsys.paths import ProjectPaths
+from recsys.service.schema import ensure_service_schema
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+# --- pure statistics ----------------------------------------------------------------------------
+def percentile_nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q``-quantile (0 < q <= 1) of ``values``; None for no values."""
+    if not 0 < q <= 1:
+        raise ValueError(f"q must be in (0, 1], got {q}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    return float(ordered[max(1, math.ceil(q * len(ordered))) - 1])
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(sum(values) / len(values)) if values else None
+
+
+def summarize_requests(rows: Sequence[tuple[float | None, Any, Any]], window: timedelta) -> dict[str, Any]:
+    """Health figures of ``(latency_ms, fallback, error)`` rows seen in ``window``.
+
+    Rates are fractions of all requests (an error counts in the error rate, not the fallback
+    rate); latency figures cover every request with a latency. No requests: counts 0, the rest None.
+    """
+    n = len(rows)
+    latencies = [float(row[0]) for row in rows if row[0] is not None]
+    return {
+        "requests": n,
+        "requests_per_minute": n / (window.total_seconds() / 60.0),
+        "avg_latency_ms": _mean(latencies),
+        "p95_latency_ms": percentile_nearest_rank(latencies, 0.95),
+        "fallback_rate": sum(1 for row in rows if row[1]) / n if n else None,
+        "error_rate": sum(1 for row in rows if row[2] is not None) / n if n else None,
+    }
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+def _window(now: datetime | None, window: timedelta) -> tuple[str, str, datetime]:
+    end = to_utc(now or utc_now())
+    return format_ts(end - window), format_ts(end), end
+
+
+def _open(paths_or_db: ProjectPaths | str | Path) -> sqlite3.Connection:
+    db = paths_or_db.service_db if isinstance(paths_or_db, ProjectPaths) else Path(paths_or_db)
+    conn = connect(db)
+    ensure_service_schema(conn)
+    return conn
+
+
+def aggregate_metrics(paths: ProjectPaths | str | Path, *, now: datetime | None = None, window: timedelta = MINUTE,
+                      active_model_id: str | None = None, write: bool = True) -> dict[str, Any]:
+    """Summarize ``requests`` in ``[now - window, now)`` into one ``service_health`` row stamped ``now``.
+
+    ``active_model_id`` defaults to the model of the latest request in the window (or, if there
+    was none, of the latest request at all). Re-running for the same ``now`` replaces the row.
+    Returns the row (plus ``requests``, the count).
+    """
+    start, end, end_dt = _window(now, window)
+    conn = _open(paths)
+    try:
+        rows = conn.execute(
+            "SELECT latency_ms, fallback, error FROM requests WHERE timestamp >= ? AND timestamp < ?",
+            (start, end)).fetchall()
+        summary = summarize_requests([tuple(row) for row in rows], window)
+        if active_model_id is None:
+            latest = conn.execute(
+                "SELECT model_id FROM requests WHERE timestamp < ? AND model_id IS NOT NULL "
+                "ORDER BY timestamp DESC LIMIT 1", (end,)).fetchone()
+            active_model_id = latest[0] if latest else None
+        row = {"timestamp": end, **{k: v for k, v in summary.items() if k != "requests"},
+               "active_model_id": active_model_id}
+        if write:
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO service_health (timestamp, requests_per_minute, avg_latency_ms, "
+                    "p95_latency_ms, fallback_rate, error_rate, active_model_id) VALUES (:timestamp, "
+                    ":requests_per_minute, :avg_latency_ms, :p95_latency_ms, :fallback_rate, :error_rate, "
+                    ":active_model_id)", row)
+        return {**row, "requests": summary["requests"], "window_start": start}
+    finally:
+        conn.close()
+
+
+def aggregate_reranking_metrics(paths: ProjectPaths | str | Path, *, now: datetime | None = None,
+                                window: timedelta = HOUR, write: bool = True) -> dict[str, Any]:
+    """Compare reranked and CF-only requests of ``[now - window, now)`` into one ``reranking_metrics`` row."""
+    start, end, _ = _window(now, window)
+    conn = _open(paths)
+    try:
+        query = ("SELECT COUNT(*), AVG(latency_ms), AVG(content_score), AVG(semantic_alignment), AVG(diversity) "
+                 "FROM requests WHERE timestamp >= ? AND timestamp < ? AND error IS NULL "
+                 "AND COALESCE(rerank_enabled, 0) = ?")
+        with_rerank = conn.execute(query, (start, end, 1)).fetchone()
+        cf_only = conn.execute(query, (start, end, 0)).fetchone()
+        overhead = None
+        if with_rerank[1] is not None and cf_only[1]:
+            overhead = (with_rerank[1] / cf_only[1] - 1.0) * 100.0
+        row = {
+            "timestamp": end, "requests_with_rerank": with_rerank[0], "requests_without_rerank": cf_only[0],
+            "avg_latency_rerank_ms": with_rerank[1], "avg_latency_cf_only_ms": cf_only[1],
+            "latency_overhead_pct": overhead, "avg_content_score": with_rerank[2],
+            "avg_semantic_alignment": with_rerank[3], "avg_diversity_rerank": with_rerank[4],
+            "avg_diversity_cf_only": cf_only[4],
+        }
+        if write:
+            with conn:
+                conn.execute(
+                    "INSERT INTO reranking_metrics (timestamp, requests_with_rerank, requests_without_rerank, "
+                    "avg_latency_rerank_ms, avg_latency_cf_only_ms, latency_overhead_pct, avg_content_score, "
+                    "avg_semantic_alignment, avg_diversity_rerank, avg_diversity_cf_only) VALUES (:timestamp, "
+                    ":requests_with_rerank, :requests_without_rerank, :avg_latency_rerank_ms, "
+                    ":avg_latency_cf_only_ms, :latency_overhead_pct, :avg_content_score, :avg_semantic_alignment, "
+                    ":avg_diversity_rerank, :avg_diversity_cf_only)", row)
+        return row
+    finally:
+        conn.close()
+
+
+def snapshot_loader_stats(loader, db_path: str | Path | None = None, *, now: datetime | None = None) -> dict:
+    """One ``model_loader_stats`` row for ``loader`` (a job each service worker runs for its own loader)."""
+    from recsys.cf.registry._loader import log_loader_stats
+
+    return log_loader_stats(loader, db_path, now=now)

@@ -15,7 +15,7 @@ _MONEY = {"ge": 0, "le": 1e12, "allow_inf_nan": False}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class FilterParams(_Strict):

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 
 from recsys.clock import Clock, utc_now
 from recsys.paths import ProjectPaths
-from recsys.service.aggregate import aggregate_metrics, aggregate_reranking_metrics
+from recsys.service.aggregate import MINUTE, aggregate_metrics, aggregate_reranking_metrics
+
+MAX_CATCH_UP = 60
 
 
 def _floor(moment: datetime, unit: timedelta) -> datetime:
@@ -47,19 +49,28 @@ class AggregationJobs:
             self._thread = None
 
     def run_due(self, last_minute: datetime | None, now: datetime) -> datetime:
-        """Run the jobs whose window closed at or before ``now - lag``; returns the last minute aggregated."""
-        due = _floor(now - timedelta(seconds=self.lag), timedelta(minutes=1))
+        """Aggregate every whole minute that closed at or before ``now - lag`` since ``last_minute``.
+
+        Missed minutes (a stalled process) are caught up, at most ``MAX_CATCH_UP`` of them. Returns
+        the last minute aggregated.
+        """
+        due = _floor(now - timedelta(seconds=self.lag), MINUTE)
         if last_minute is not None and due <= last_minute:
             return last_minute
-        try:
-            aggregate_metrics(self.paths, now=due)
-            if due.minute == 0:
-                aggregate_reranking_metrics(self.paths, now=due)
-        except Exception as exc:  # the next minute tries again; serving is unaffected
-            self.logger.error("Aggregation failed | window_end=%s, error=%s: %s", due, type(exc).__name__, exc)
+        first = due if last_minute is None else max(last_minute + MINUTE, due - MINUTE * (MAX_CATCH_UP - 1))
+        minute = first
+        while minute <= due:
+            try:
+                aggregate_metrics(self.paths, now=minute)
+                if minute.minute == 0:
+                    aggregate_reranking_metrics(self.paths, now=minute)
+            except Exception as exc:  # the next minute tries again; serving is unaffected
+                self.logger.error("Aggregation failed | window_end=%s, error=%s: %s", minute, type(exc).__name__,
+                                  exc)
+            minute += MINUTE
         return due
 
     def _run(self) -> None:
-        last = _floor(self.clock() - timedelta(seconds=self.lag), timedelta(minutes=1))  # no partial first window
+        last = _floor(self.clock() - timedelta(seconds=self.lag), MINUTE)  # no partial first window
         while not self._stop.wait(1.0):
             last = self.run_due(last, self.clock())

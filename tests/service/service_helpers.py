@@ -133,3 +133,26 @@ class LiveServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def request_row(timestamp: str, latency_ms: float, *, fallback: bool = False, error: str | None = None,
+                model_id: str = "als_v1", user_id: int = 1, rerank: bool = False, diversity: float | None = None,
+                content_score: float | None = None) -> tuple:
+    """A ``requests`` row in ``REQUEST_COLUMNS`` order."""
+    return (timestamp, user_id, 10, True, None, latency_ms, 0 if error else 10, fallback,
+            "popularity" if fallback else None, error, model_id, "v1", True, False, f"r{user_id}", rerank,
+            content_score, None, diversity)
+
+
+def writer_process(db_path: str, worker: int, count: int, base_ts: str, start) -> None:
+    """Spawned service-worker stand-in: its own RequestLogWriter writes ``count`` rows into the shared store."""
+    from recsys.service.request_log import RequestLogWriter
+
+    writer = RequestLogWriter(db_path, flush_interval=0.01).start()
+    start.wait()
+    for i in range(count):
+        # latency encodes (worker, i) so the test can recompute every figure
+        writer.submit_request(request_row(f"{base_ts}.{i:06d}", worker * 1000 + i, fallback=i % 4 == 0,
+                                          error="KeyError" if i % 10 == 0 else None, model_id=f"m{worker}",
+                                          user_id=worker * 100_000 + i))
+    writer.close()

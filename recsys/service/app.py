@@ -232,7 +232,7 @@ def _record(state: ServiceState, body: RecommendRequest, request_id: str, latenc
         state.metrics.fallbacks.labels(method).inc()
         if method == FALLBACK_POPULARITY:
             state.logger.warning("Cold-start | user_id=%d, fallback=True", body.user_id)
-    state.logger.info("Request | user_id=%d, topk=%d, latency=%.4fs, fallback=%s", body.user_id, body.topk,
+    state.logger.info("Request | user_id=%d, topk=%d, latency=%.6fs, fallback=%s", body.user_id, body.topk,
                       latency_ms / 1000, bool(fallback))
 
 

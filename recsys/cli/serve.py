@@ -55,6 +55,22 @@ def serve_command(paths: ProjectPaths, host: str, port: int, workers: int, aggre
             jobs.stop()
 
 
+@click.command("traffic")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="Base URL of a running service.")
+@click.option("--requests", "count", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.pass_obj
+def traffic_command(paths: ProjectPaths, url: str, count: int, seed: int) -> None:
+    """Send generated traffic (known and cold-start users, filters, feedback) to a running service."""
+    from recsys.service.traffic import drive_traffic, plan_from_project
+
+    summary = drive_traffic(url, plan_from_project(paths), requests=count, seed=seed)
+    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(summary.statuses.items()))
+    events = ", ".join(f"{name}: {n}" for name, n in sorted(summary.feedback_events.items()))
+    click.echo(f"{count} requests ({statuses}), {summary.fallbacks} fallbacks; feedback {events or 'none'}")
+
+
 def register(cli: click.Group) -> None:
-    """Add ``serve`` to the CLI."""
+    """Add ``serve`` and ``traffic`` to the CLI."""
     cli.add_command(serve_command)
+    cli.add_command(traffic_command)

@@ -333,3 +333,18 @@ def test_no_model_and_no_catalogue_is_503(paths):
     assert health.status_code == 503 and health.json()["status"] == "unavailable"
     assert answer.status_code == 503 and "no model" in answer.json()["detail"]
     assert rows(paths, "SELECT error FROM requests")[0][0].startswith("no model")
+
+
+def test_generated_traffic_fills_the_stores(project):
+    from recsys.service.traffic import drive_traffic, plan_from_project
+
+    paths, _ = project
+    plan = plan_from_project(paths)
+    assert len(plan.known_users) == 40 and "serum" in plan.categories
+    with LiveServer(make_app(paths)) as server:
+        summary = drive_traffic(server.url, plan, requests=40, seed=3, progress=False)
+    assert summary.statuses == {200: 40} and 0 < summary.fallbacks < 40
+    assert summary.feedback_events["impression"] > 0
+    assert rows(paths, "SELECT COUNT(*) FROM requests")[0][0] == 40
+    assert rows(paths, "SELECT COUNT(*) FROM requests WHERE filter_params IS NOT NULL")[0][0] > 0
+    assert rows(paths, "SELECT COUNT(*) FROM feedback")[0][0] == sum(summary.feedback_events.values())

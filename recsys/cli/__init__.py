@@ -29,7 +29,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 # One module per command group; each has ``register(cli)``.
-COMMAND_MODULES: list[str] = ["train", "registry", "serve"]
+COMMAND_MODULES: list[str] = ["data", "train", "registry", "serve"]
 
 
 def _register() -> None:

@@ -1,7 +1,9 @@
-"""Aggregation jobs over ``logs/service_metrics.db``: ``service_health`` per minute, ``reranking_metrics`` per hour.
+"""Aggregation jobs over ``logs/service_metrics.db``: ``service_health`` per minute, loader snapshots.
 
 They read the shared ``requests`` table, so they are right however many service workers wrote it,
 and they are meant to run in one place (the monitor process, or ``recsys serve`` until it exists).
+The hourly ``reranking_metrics`` job belongs to the embeddings package
+(``recsys.embeddings.aggregate_reranking_metrics``).
 Windows are half-open ``[now - window, now)``; both ends are computed in Python from an injected
 clock and bound as parameters in the stores' one UTC text format (never SQLite's ``'now'``).
 
@@ -24,7 +26,6 @@ from recsys.paths import ProjectPaths
 from recsys.service.schema import ensure_service_schema
 
 MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 
 
 # --- pure statistics ----------------------------------------------------------------------------
@@ -103,41 +104,6 @@ def aggregate_metrics(paths: ProjectPaths | str | Path, *, now: datetime | None 
                     ":requests_per_minute, :avg_latency_ms, :p95_latency_ms, :fallback_rate, :error_rate, "
                     ":active_model_id)", row)
         return {**row, "requests": summary["requests"], "window_start": start}
-    finally:
-        conn.close()
-
-
-def aggregate_reranking_metrics(paths: ProjectPaths | str | Path, *, now: datetime | None = None,
-                                window: timedelta = HOUR, write: bool = True) -> dict[str, Any]:
-    """Compare reranked and CF-only requests of ``[now - window, now)`` into one ``reranking_metrics`` row."""
-    start, end, _ = _window(now, window)
-    conn = _open(paths)
-    try:
-        query = ("SELECT COUNT(*), AVG(latency_ms), AVG(content_score), AVG(semantic_alignment), AVG(diversity) "
-                 "FROM requests WHERE timestamp >= ? AND timestamp < ? AND error IS NULL "
-                 "AND COALESCE(rerank_enabled, 0) = ?")
-        with_rerank = conn.execute(query, (start, end, 1)).fetchone()
-        cf_only = conn.execute(query, (start, end, 0)).fetchone()
-        overhead = None
-        if with_rerank[1] is not None and cf_only[1]:
-            overhead = (with_rerank[1] / cf_only[1] - 1.0) * 100.0
-        row = {
-            "timestamp": end, "requests_with_rerank": with_rerank[0], "requests_without_rerank": cf_only[0],
-            "avg_latency_rerank_ms": with_rerank[1], "avg_latency_cf_only_ms": cf_only[1],
-            "latency_overhead_pct": overhead, "avg_content_score": with_rerank[2],
-            "avg_semantic_alignment": with_rerank[3], "avg_diversity_rerank": with_rerank[4],
-            "avg_diversity_cf_only": cf_only[4],
-        }
-        if write:
-            with conn:
-                conn.execute(
-                    "INSERT INTO reranking_metrics (timestamp, requests_with_rerank, requests_without_rerank, "
-                    "avg_latency_rerank_ms, avg_latency_cf_only_ms, latency_overhead_pct, avg_content_score, "
-                    "avg_semantic_alignment, avg_diversity_rerank, avg_diversity_cf_only) VALUES (:timestamp, "
-                    ":requests_with_rerank, :requests_without_rerank, :avg_latency_rerank_ms, "
-                    ":avg_latency_cf_only_ms, :latency_overhead_pct, :avg_content_score, :avg_semantic_alignment, "
-                    ":avg_diversity_rerank, :avg_diversity_cf_only)", row)
-        return row
     finally:
         conn.close()
 

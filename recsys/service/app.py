@@ -205,10 +205,13 @@ def _recommend(state: ServiceState, model: ServingModel, body: RecommendRequest
     rerank = body.rerank and reranker is not None
     k = body.topk * state.settings.rerank_candidates if rerank else body.topk
     result = model.recommend(body.user_id, k, exclude_seen=body.exclude_seen, item_filter=item_filter)
+    if reranker is None or not (rerank or state.monitoring):
+        return result, False, (None, None, None)
+    history = model.history(body.user_id)
     if not rerank:
-        diversity = reranker.diversity(result.product_ids) if reranker is not None and state.monitoring else None
-        return result, False, (None, None, diversity)
-    outcome = reranker.rerank(body.user_id, result.product_ids, result.scores, body.topk)
+        return result, False, reranker.measure(result.product_ids, history)
+    outcome = reranker.rerank(result.product_ids, result.scores, history, body.topk,
+                              model.popularity[result.indices])
     reranked = Recommendation(outcome.product_ids, outcome.scores, result.is_fallback, result.fallback_method)
     return reranked, True, (outcome.content_score, outcome.semantic_alignment, outcome.diversity)
 

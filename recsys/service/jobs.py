@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from recsys.clock import Clock, utc_now
 from recsys.paths import ProjectPaths
-from recsys.service.aggregate import MINUTE, aggregate_metrics, aggregate_reranking_metrics
+from recsys.service.aggregate import MINUTE, aggregate_metrics
 
 MAX_CATCH_UP = 60
 
@@ -23,8 +24,17 @@ def _floor(moment: datetime, unit: timedelta) -> datetime:
     return datetime.fromtimestamp((moment.timestamp() // seconds) * seconds, tz=moment.tzinfo)
 
 
+def _reranking_job() -> Callable | None:
+    """The embeddings package's hourly ``reranking_metrics`` job, if that package is installed."""
+    try:
+        from recsys.embeddings.aggregate import aggregate_reranking_metrics
+    except ImportError:
+        return None
+    return aggregate_reranking_metrics
+
+
 class AggregationJobs:
-    """Runs ``aggregate_metrics`` every minute and ``aggregate_reranking_metrics`` every hour."""
+    """Runs ``aggregate_metrics`` every minute (and the reranking aggregate every hour, when available)."""
 
     def __init__(self, paths: ProjectPaths, *, clock: Clock = utc_now, lag: float = 2.0,
                  logger: logging.Logger | None = None):
@@ -32,6 +42,7 @@ class AggregationJobs:
         self.clock = clock
         self.lag = lag
         self.logger = logger or logging.getLogger("recsys.service.jobs")
+        self.hourly = _reranking_job()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -62,8 +73,8 @@ class AggregationJobs:
         while minute <= due:
             try:
                 aggregate_metrics(self.paths, now=minute)
-                if minute.minute == 0:
-                    aggregate_reranking_metrics(self.paths, now=minute)
+                if minute.minute == 0 and self.hourly is not None:
+                    self.hourly(self.paths, now=minute)
             except Exception as exc:  # the next minute tries again; serving is unaffected
                 self.logger.error("Aggregation failed | window_end=%s, error=%s: %s", minute, type(exc).__name__,
                                   exc)

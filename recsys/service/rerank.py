@@ -1,7 +1,8 @@
 """The seam for content reranking: the service calls a ``Reranker`` if one is given, else serves CF order.
 
-The embeddings package provides the implementation (PhoBERT vectors of the products); the
-service only needs these two calls, so it neither imports nor depends on it.
+The embeddings package provides the math (``recsys.embeddings.rerank`` / ``list_metrics`` over an
+``EmbeddingIndex``); an adapter with these two methods plugs it in through
+``create_app(..., reranker=...)``. The service neither imports nor depends on it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RerankOutcome:
-    """The reranked list (best first) and the per-request quality figures stored in ``requests``."""
+    """The reranked list (best first) and its per-request quality figures stored in ``requests``."""
 
     product_ids: np.ndarray
     scores: np.ndarray
@@ -25,12 +26,15 @@ class RerankOutcome:
 
 @runtime_checkable
 class Reranker(Protocol):
-    """Reorders CF candidates by content and measures the diversity of a list."""
+    """Reorders CF candidates by content and measures a recommended list."""
 
-    def rerank(self, user_id: int, product_ids: np.ndarray, scores: np.ndarray, k: int) -> RerankOutcome:
-        """Choose and order ``k`` of the candidates (``product_ids`` best first by CF ``scores``)."""
+    def rerank(self, product_ids: np.ndarray, scores: np.ndarray, history_ids: np.ndarray, k: int,
+               popularity: np.ndarray) -> RerankOutcome:
+        """Choose and order ``k`` candidates (``product_ids`` best first by CF ``scores``; ``popularity``
+        aligned with them) for a user who interacted with ``history_ids``."""
         ...
 
-    def diversity(self, product_ids: np.ndarray) -> float | None:
-        """Diversity of a list (e.g. 1 - mean pairwise cosine similarity), None if it cannot be computed."""
+    def measure(self, product_ids: np.ndarray, history_ids: np.ndarray
+                ) -> tuple[float | None, float | None, float | None]:
+        """(content_score, semantic_alignment, diversity) of a list served without reranking."""
         ...

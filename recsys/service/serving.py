@@ -107,6 +107,7 @@ class Recommendation:
     scores: np.ndarray
     is_fallback: bool
     fallback_method: str | None
+    indices: np.ndarray | None = None  # item indices in the model (for popularity lookups)
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,13 +182,20 @@ class ServingModel:
         if mask is not None:
             scores[~mask] = -np.inf
         top = _top_k(scores, k)
-        return Recommendation(self.item_ids[top], scores[top].astype(np.float64), False, None)
+        return Recommendation(self.item_ids[top], scores[top].astype(np.float64), False, None, top)
+
+    def history(self, user_id: int) -> np.ndarray:
+        """Raw product ids the user interacted with in the model's training data (empty if unknown)."""
+        row = self.artifacts.user_index(user_id) if self.artifacts is not None else None
+        if row is None:
+            return np.empty(0, dtype=np.int64)
+        return self.item_ids[self.artifacts.seen_items(row)]
 
     def _popular(self, k: int, mask: np.ndarray | None) -> Recommendation:
         order = self.popularity_order
         top = order[:k] if mask is None else order[mask[order]][:k]
         method = FALLBACK_POPULARITY if self.artifacts is not None else FALLBACK_CATALOG
-        return Recommendation(self.item_ids[top], self.popularity[top], True, method)
+        return Recommendation(self.item_ids[top], self.popularity[top], True, method, top)
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -15,7 +15,6 @@ from recsys.clock import format_ts, utc_now
 from recsys.db import connect
 from recsys.service.aggregate import (
     aggregate_metrics,
-    aggregate_reranking_metrics,
     percentile_nearest_rank,
     summarize_requests,
 )
@@ -130,40 +129,23 @@ def test_several_writer_processes_aggregate_correctly(paths):
     assert result["error_rate"] == pytest.approx(0.1)
 
 
-def test_reranking_metrics(paths):
-    ts = format_ts(NOW - timedelta(minutes=10))
-    insert(paths, [
-        request_row(ts, 30.0, rerank=True, diversity=0.8, content_score=0.6),
-        request_row(ts, 50.0, rerank=True, diversity=0.6, content_score=0.4),
-        request_row(ts, 20.0, diversity=0.2),
-        request_row(ts, 20.0, diversity=0.4),
-        request_row(ts, 999.0, error="KeyError", rerank=True),
-        request_row(format_ts(NOW - timedelta(hours=2)), 10.0, rerank=True),
-    ])
-    row = aggregate_reranking_metrics(paths, now=NOW)
-    assert (row["requests_with_rerank"], row["requests_without_rerank"]) == (2, 2)
-    assert row["avg_latency_rerank_ms"] == 40.0 and row["avg_latency_cf_only_ms"] == 20.0
-    assert row["latency_overhead_pct"] == pytest.approx(100.0)
-    assert row["avg_diversity_rerank"] == pytest.approx(0.7) and row["avg_diversity_cf_only"] == pytest.approx(0.3)
-    assert row["avg_content_score"] == pytest.approx(0.5)
-
-
 def test_in_process_jobs_aggregate_each_whole_minute_once(paths):
     insert(paths, [request_row("2025-01-15 10:30:10.000000", 5.0), request_row("2025-01-15 10:59:30.000000", 9.0,
                                                                                rerank=True)])
     jobs = AggregationJobs(paths, lag=2.0)
+    hourly: list[datetime] = []
+    jobs.hourly = lambda paths, now: hourly.append(now)
     last = jobs.run_due(None, datetime(2025, 1, 15, 10, 31, 2, 500_000, tzinfo=UTC))
     assert last == NOW
     assert jobs.run_due(last, datetime(2025, 1, 15, 10, 31, 40, tzinfo=UTC)) == NOW  # nothing new due
     last = jobs.run_due(last, datetime(2025, 1, 15, 11, 0, 3, tzinfo=UTC))
     conn = sqlite3.connect(paths.service_db)
     health = conn.execute("SELECT timestamp, requests_per_minute FROM service_health ORDER BY timestamp").fetchall()
-    rerank = conn.execute("SELECT timestamp, requests_with_rerank FROM reranking_metrics").fetchall()
     conn.close()
     assert len(health) == 30  # 10:31 and the 29 minutes caught up to 11:00
     assert health[0] == ("2025-01-15 10:31:00.000000", 1.0) and health[-1] == ("2025-01-15 11:00:00.000000", 1.0)
     assert sum(rate for _, rate in health) == 2.0
-    assert rerank == [("2025-01-15 11:00:00.000000", 1)]
+    assert hourly == [datetime(2025, 1, 15, 11, 0, tzinfo=UTC)]
 
 
 def test_writer_drops_and_counts_when_full_then_drains_on_close(paths, caplog):

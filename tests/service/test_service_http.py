@@ -183,20 +183,26 @@ def test_admin_endpoints_are_off_without_a_token(project, monkeypatch):
 
 
 class _BrokenReranker:
-    def rerank(self, user_id, product_ids, scores, k):
+    def rerank(self, product_ids, scores, history_ids, k, popularity):
         raise KeyError("embedding missing")
 
-    def diversity(self, product_ids):
-        return 0.5
+    def measure(self, product_ids, history_ids):
+        return None, None, 0.5
 
 
 class _ReversingReranker:
-    def rerank(self, user_id, product_ids, scores, k):
+    """Reverses the CF candidates; records what it was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def rerank(self, product_ids, scores, history_ids, k, popularity):
+        self.calls.append((product_ids.copy(), history_ids.copy(), popularity.copy()))
         return RerankOutcome(product_ids[::-1][:k], np.linspace(1, 0, len(product_ids))[:k], content_score=0.7,
                              semantic_alignment=0.6, diversity=0.9)
 
-    def diversity(self, product_ids):
-        return 0.25
+    def measure(self, product_ids, history_ids):
+        return 0.1, 0.2, 0.25
 
 
 def test_internal_error_is_a_json_500_with_request_id_and_an_error_row(project):
@@ -220,17 +226,24 @@ def test_internal_error_is_a_json_500_with_request_id_and_an_error_row(project):
     assert "Traceback (most recent call last)" in log
 
 
-def test_reranker_seam_records_quality(project):
+def test_reranker_seam_records_quality(project, data):
     paths, _ = project
-    with LiveServer(make_app(paths, reranker=_ReversingReranker())) as server:
+    reranker = _ReversingReranker()
+    with LiveServer(make_app(paths, reranker=reranker)) as server:
         client = httpx.Client(base_url=server.url)
         plain = client.post("/recommend", json={"user_id": USER_BASE + 2, "topk": 4}).json()
         reranked = client.post("/recommend", json={"user_id": USER_BASE + 2, "topk": 4, "rerank": True}).json()
         client.close()
     assert reranked["reranked"] and not plain["reranked"] and reranked["count"] == 4
+    candidates, history, popularity = reranker.calls[0]
+    assert len(candidates) == 20  # topk * rerank_candidates, of which the reranker keeps 4
+    assert [item["product_id"] for item in reranked["recommendations"]] == candidates[::-1][:4].tolist()
+    assert sorted(history.tolist()) == sorted(data.item_ids[data.matrix[2].indices].tolist())
+    item_popularity = np.asarray(data.matrix.sum(axis=0)).ravel()
+    assert popularity.tolist() == item_popularity[candidates - data.item_ids[0]].tolist()
     stored = rows(paths, "SELECT rerank_enabled, content_score, semantic_alignment, diversity FROM requests "
                          "ORDER BY id")
-    assert [tuple(r) for r in stored] == [(0, None, None, 0.25), (1, 0.7, 0.6, 0.9)]
+    assert [tuple(r) for r in stored] == [(0, 0.1, 0.2, 0.25), (1, 0.7, 0.6, 0.9)]
 
 
 INVALID = [

@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from contextlib import asynccontextmanager
+from logging import INFO, WARNING
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from recsys.cf.registry._loader import ModelLoader
-from recsys.clock import Clock, format_ts, utc_now
+from recsys.clock import Clock, utc_now
 from recsys.errors import RecsysError
 from recsys.paths import ProjectPaths
 from recsys.service.api import ErrorResponse, FeedbackRequest, FeedbackResponse, RecommendRequest, RecommendResponse
@@ -141,7 +142,7 @@ def _routes(app: FastAPI, state: ServiceState) -> None:
     async def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
         """Record what a user did with a recommendation (impression, click, purchase)."""
         request_id = request.scope.get(REQUEST_ID_KEY) or ""
-        row = (format_ts(state.clock()), body.request_id, body.user_id, body.product_id, body.event)
+        row = (time.time(), body.request_id, body.user_id, body.product_id, body.event)
         if not state.writer.submit_feedback(row):
             return JSONResponse({"detail": "feedback queue is full, retry later", "request_id": request_id},
                                 status_code=503)
@@ -224,19 +225,20 @@ def _record(state: ServiceState, body: RecommendRequest, request_id: str, latenc
     fallback = result.is_fallback if result is not None else None
     method = result.fallback_method if result is not None else None
     state.writer.submit_request((
-        format_ts(state.clock()), body.user_id, body.topk, body.exclude_seen, filters, latency_ms,
+        time.time(), body.user_id, body.topk, body.exclude_seen, filters, latency_ms,
         len(result.product_ids) if result is not None else 0, fallback, method, error,
         model.model_id if model is not None else None, model.version if model is not None else None,
         cache_hit, reload_triggered, request_id, reranked, *quality,
     ))
     if result is None:
         return
+    log = state.service_log.fast
     if fallback:
         state.metrics.fallbacks.labels(method).inc()
         if method == FALLBACK_POPULARITY:
-            state.logger.warning("Cold-start | user_id=%d, fallback=True", body.user_id)
-    state.logger.info("Request | user_id=%d, topk=%d, latency=%.6fs, fallback=%s", body.user_id, body.topk,
-                      latency_ms / 1000, bool(fallback))
+            log(WARNING, "Cold-start | user_id=%d, fallback=True", body.user_id)
+    log(INFO, "Request | user_id=%d, topk=%d, latency=%.6fs, fallback=%s", body.user_id, body.topk,
+        latency_ms / 1000, bool(fallback))
 
 
 def app_from_env() -> FastAPI:

@@ -1,9 +1,11 @@
 """The request path's only contact with SQLite: a bounded in-memory queue drained by one writer thread.
 
-A handler calls ``submit_request(row)`` / ``submit_feedback(row)`` (a ``SimpleQueue.put``, tens of
-nanoseconds). The writer thread owns the one connection (WAL) and writes everything queued in one
-transaction per cycle (``executemany``), at least every ``flush_interval`` seconds and once more on
-``close()``, so a graceful shutdown loses nothing. A full queue drops the record and counts it;
+A handler calls ``submit_request(row)`` / ``submit_feedback(row)`` (a ``SimpleQueue.put``, well
+under a microsecond). A row's first value, its timestamp, may be a ``time.time()`` float: the
+writer thread turns it into the stores' UTC text, so the request path does not format dates.
+The writer thread owns the one connection (WAL) and writes everything queued in one transaction
+per cycle (``executemany``), at least every ``flush_interval`` seconds and once more on ``close()``,
+so a graceful shutdown loses nothing. A full queue drops the record and counts it;
 the request is never blocked.
 """
 
@@ -39,6 +41,24 @@ _STATEMENTS = {_REQUESTS: _insert("requests", REQUEST_COLUMNS), _FEEDBACK: _inse
 _MAX_WRITE_ATTEMPTS = 5
 
 
+class EpochText:
+    """``time.time()`` floats → ``recsys.clock.format_ts`` text, reusing the formatted second (fast)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, epoch: float) -> str:
+        second = int(epoch // 1)
+        micros = round((epoch - second) * 1_000_000)
+        if micros >= 1_000_000:  # rounding carried into the next second
+            second, micros = second + 1, micros - 1_000_000
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{micros:06d}"
+
+
 class RequestLogWriter:
     """Background writer of ``requests`` and ``feedback`` rows into ``db_path``.
 
@@ -68,6 +88,7 @@ class RequestLogWriter:
         self.write_errors = 0
         self._dropped_since_warning = 0
         self._last_drop_warning = float("-inf")
+        self._epoch_text = EpochText()
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> RequestLogWriter:
@@ -170,8 +191,12 @@ class RequestLogWriter:
         self._pending, self._attempts = [], 0
 
     def _write(self, batch: list[tuple[int, tuple]]) -> None:
-        requests = [row for kind, row in batch if kind == _REQUESTS]
-        feedback = [row for kind, row in batch if kind == _FEEDBACK] if len(requests) < len(batch) else []
+        text = self._epoch_text
+        requests, feedback = [], []
+        for kind, row in batch:
+            if type(row[0]) is float:
+                row = (text(row[0]), *row[1:])
+            (requests if kind == _REQUESTS else feedback).append(row)
         conn = self._conn
         with conn:  # one transaction; rolled back as a whole on error, so a retry never duplicates rows
             if requests:

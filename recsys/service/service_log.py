@@ -1,37 +1,41 @@
-"""``logs/service/recommender.log`` written off the event loop: a QueueHandler feeding a listener thread.
+"""``logs/service/recommender.log`` written off the event loop: records are queued, a thread writes them.
 
-The request path only builds a LogRecord and puts it on a queue; the file write (and its lock)
-happens in the listener's thread. Lines keep the spec's format (``... | INFO | Request | ...``).
+The request path only builds a LogRecord and puts it on a queue (``ServiceLog.fast``, a few
+microseconds, no caller lookup, message formatted later). A listener thread wakes every
+``interval`` seconds and writes everything queued through the file handler, so the event loop
+never waits for the file and a busy service does not wake a thread per line. Lines keep the
+spec's format (``2025-01-15 10:30:00 | INFO | Request | ...``, UTC).
 """
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import queue
+import threading
 from pathlib import Path
 
 from recsys.logfmt import UTCFormatter
 from recsys.logrotate import make_file_handler
 
 
-class _CheapQueueHandler(logging.handlers.QueueHandler):
-    """Puts the record as is: formatting (and the timestamp text) happens in the listener thread."""
+class _QueueHandler(logging.Handler):
+    """Puts records on the queue; a traceback is rendered now (it cannot wait), the message later."""
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+    def __init__(self, sink: queue.SimpleQueue):
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info:
-            # The traceback object cannot wait: render it now, like QueueHandler does.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-        if record.args:
-            record.msg, record.args = record.getMessage(), None
-        return record
+        self.sink.put(record)
 
 
 class ServiceLog:
-    """The service logger and its listener; ``start()`` before use, ``stop()`` flushes and closes the file."""
+    """The service logger; ``start()`` before use, ``stop()`` writes what is queued and closes the file."""
 
-    def __init__(self, path: str | Path, *, name: str | None = None, console: bool = False):
+    def __init__(self, path: str | Path, *, name: str | None = None, console: bool = False, interval: float = 0.2):
         self.path = Path(path)
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         # One logger per file, so two apps in one process (tests) never share handlers.
@@ -39,12 +43,14 @@ class ServiceLog:
         self.logger.setLevel(logging.INFO)
         self.logger.propagate = False
         self.console = console
-        self._listener: logging.handlers.QueueListener | None = None
+        self.interval = interval
         self._handlers: list[logging.Handler] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> logging.Logger:
-        """Open the file, start the listener thread and return the logger."""
-        if self._listener is None:
+        """Open the file, start the writing thread and return the logger."""
+        if self._thread is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             file_handler = make_file_handler(self.path)
             file_handler.setFormatter(UTCFormatter())
@@ -53,22 +59,50 @@ class ServiceLog:
                 stream = logging.StreamHandler()
                 stream.setFormatter(UTCFormatter())
                 self._handlers.append(stream)
-            self._listener = logging.handlers.QueueListener(self.queue, *self._handlers,
-                                                            respect_handler_level=True)
-            self._listener.start()
             for handler in list(self.logger.handlers):
                 self.logger.removeHandler(handler)
-            self.logger.addHandler(_CheapQueueHandler(self.queue))
+            self.logger.addHandler(_QueueHandler(self.queue))
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="recsys-service-log", daemon=True)
+            self._thread.start()
         return self.logger
+
+    def fast(self, level: int, msg: str, *args: object) -> None:
+        """Log from the request path: no caller lookup, ``msg % args`` is done by the writing thread."""
+        logger = self.logger
+        if logger.isEnabledFor(level):
+            self.queue.put(logger.makeRecord(logger.name, level, "(request)", 0, msg, args, None))
 
     def stop(self) -> None:
         """Write every queued line, then close the file."""
-        if self._listener is None:
+        if self._thread is None:
             return
-        self._listener.stop()  # processes what is queued, then joins
-        self._listener = None
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
         for handler in list(self.logger.handlers):
             self.logger.removeHandler(handler)
         for handler in self._handlers:
             handler.close()
         self._handlers = []
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.wait(self.interval)
+            self._drain()
+            if stopping:
+                return
+
+    def _drain(self) -> None:
+        get = self.queue.get_nowait
+        while True:
+            try:
+                record = get()
+            except queue.Empty:
+                return
+            for handler in self._handlers:
+                try:
+                    if record.levelno >= handler.level:
+                        handler.handle(record)
+                except Exception:  # a bad record or a full disk must not kill the log thread
+                    handler.handleError(record)

@@ -176,3 +176,15 @@ def test_writer_close_loses_nothing(paths):
     assert conn.execute("SELECT COUNT(DISTINCT user_id) FROM requests").fetchone()[0] == 20_000
     assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 1
     conn.close()
+
+
+def test_epoch_text_matches_format_ts():
+    import random
+
+    from recsys.service.request_log import EpochText
+
+    text = EpochText()
+    rng = random.Random(1)
+    for epoch in [0.0, 1736937000.0, 1736937000.9999996, 1736937059.999999] + [rng.uniform(1.6e9, 1.9e9)
+                                                                                for _ in range(2000)]:
+        assert text(epoch) == format_ts(datetime.fromtimestamp(epoch, UTC)), epoch

@@ -179,9 +179,12 @@ class ServingModel:
         scores = self.artifacts.scores(row)  # a fresh array, safe to overwrite
         if exclude_seen:
             scores[self.artifacts.seen_items(row)] = -np.inf
-        if mask is not None:
-            scores[~mask] = -np.inf
-        top = _top_k(scores, k)
+        if mask is None:
+            top = _top_k(scores, k)
+        else:
+            # Select among the allowed items only: argpartition over tens of thousands of -inf ties is ~50x slower.
+            allowed = np.flatnonzero(mask)
+            top = allowed[_top_k(scores[allowed], k)]
         return Recommendation(self.item_ids[top], scores[top].astype(np.float64), False, None, top)
 
     def history(self, user_id: int) -> np.ndarray:

@@ -1,10 +1,11 @@
-"""``logs/service/recommender.log`` written off the event loop: records are queued, a thread writes them.
+"""``logs/service/recommender.log`` written off the event loop: lines are queued, a thread writes them.
 
-The request path only builds a LogRecord and puts it on a queue (``ServiceLog.fast``, a few
-microseconds, no caller lookup, message formatted later). A listener thread wakes every
-``interval`` seconds and writes everything queued through the file handler, so the event loop
-never waits for the file and a busy service does not wake a thread per line. Lines keep the
-spec's format (``2025-01-15 10:30:00 | INFO | Request | ...``, UTC).
+The request path only puts ``(time, level, format, args)`` on a queue (``ServiceLog.fast``, a
+fraction of a microsecond: no LogRecord, no caller lookup, no formatting). Other code logs through
+the ordinary ``logger``, whose records join the same queue. A thread wakes every ``interval``
+seconds, formats everything queued into the spec's lines (``2025-01-15 10:30:00 | INFO | Request |
+...``, UTC) and hands them to the file handler as one block, so the event loop never waits for the
+file and a busy service costs one write per interval, not one per line.
 """
 
 from __future__ import annotations
@@ -12,10 +13,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 
 from recsys.logfmt import UTCFormatter
 from recsys.logrotate import make_file_handler
+
+
+class _BlockFormatter(logging.Formatter):
+    """The lines are formatted already; a block record's message is written as is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
 
 
 class _QueueHandler(logging.Handler):
@@ -47,17 +56,19 @@ class ServiceLog:
         self._handlers: list[logging.Handler] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._formatter = UTCFormatter()
+        self._second, self._stamp = -1, ""
 
     def start(self) -> logging.Logger:
         """Open the file, start the writing thread and return the logger."""
         if self._thread is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             file_handler = make_file_handler(self.path)
-            file_handler.setFormatter(UTCFormatter())
+            file_handler.setFormatter(_BlockFormatter())
             self._handlers = [file_handler]
             if self.console:
                 stream = logging.StreamHandler()
-                stream.setFormatter(UTCFormatter())
+                stream.setFormatter(_BlockFormatter())
                 self._handlers.append(stream)
             for handler in list(self.logger.handlers):
                 self.logger.removeHandler(handler)
@@ -68,10 +79,9 @@ class ServiceLog:
         return self.logger
 
     def fast(self, level: int, msg: str, *args: object) -> None:
-        """Log from the request path: no caller lookup, ``msg % args`` is done by the writing thread."""
-        logger = self.logger
-        if logger.isEnabledFor(level):
-            self.queue.put(logger.makeRecord(logger.name, level, "(request)", 0, msg, args, None))
+        """Log from the request path; ``msg % args`` is done by the writing thread (pass immutable args)."""
+        if level >= self.logger.level:
+            self.queue.put((time.time(), level, msg, args))
 
     def stop(self) -> None:
         """Write every queued line, then close the file."""
@@ -95,14 +105,31 @@ class ServiceLog:
 
     def _drain(self) -> None:
         get = self.queue.get_nowait
+        lines: list[str] = []
         while True:
             try:
-                record = get()
+                item = get()
             except queue.Empty:
-                return
-            for handler in self._handlers:
-                try:
-                    if record.levelno >= handler.level:
-                        handler.handle(record)
-                except Exception:  # a bad record or a full disk must not kill the log thread
-                    handler.handleError(record)
+                break
+            lines.append(self._line(item))
+        if not lines:
+            return
+        block = logging.LogRecord(self.logger.name, logging.INFO, "(service log)", 0, "\n".join(lines), None, None)
+        for handler in self._handlers:
+            try:
+                handler.handle(block)
+            except Exception:  # a full disk must not kill the log thread
+                handler.handleError(block)
+
+    def _line(self, item: logging.LogRecord | tuple) -> str:
+        if isinstance(item, logging.LogRecord):
+            return self._formatter.format(item)
+        epoch, level, msg, args = item
+        second = int(epoch // 1)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        try:
+            message = msg % args if args else msg
+        except (TypeError, ValueError):
+            message = f"{msg} {args!r}"
+        return f"{self._stamp} | {logging.getLevelName(level)} | {message}"

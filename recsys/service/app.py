@@ -232,13 +232,15 @@ def _record(state: ServiceState, body: RecommendRequest, request_id: str, latenc
     ))
     if result is None:
         return
-    log = state.service_log.fast
     if fallback:
-        state.metrics.fallbacks.labels(method).inc()
-        if method == FALLBACK_POPULARITY:
-            log(WARNING, "Cold-start | user_id=%d, fallback=True", body.user_id)
-    log(INFO, "Request | user_id=%d, topk=%d, latency=%.6fs, fallback=%s", body.user_id, body.topk,
-        latency_ms / 1000, bool(fallback))
+        state.metrics.count_fallback(method)
+    # One line per request, as in the spec's sample: a cold-start user's request is its WARNING line.
+    if method == FALLBACK_POPULARITY:
+        state.service_log.fast(WARNING, "Cold-start | user_id=%d, fallback=True, topk=%d, latency=%.6fs",
+                               body.user_id, body.topk, latency_ms / 1000)
+    else:
+        state.service_log.fast(INFO, "Request | user_id=%d, topk=%d, latency=%.6fs, fallback=%s", body.user_id,
+                               body.topk, latency_ms / 1000, bool(fallback))
 
 
 def app_from_env() -> FastAPI:

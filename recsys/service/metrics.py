@@ -47,6 +47,7 @@ class ServiceMetrics:
                                 ["model_id", "model_version", "model_type"], registry=reg,
                                 multiprocess_mode="max")
         self._children: dict[tuple[str, int], tuple] = {}
+        self._fallback_children: dict[str, object] = {}
         self._model_labels: tuple[str, str, str] | None = None
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
@@ -58,6 +59,13 @@ class ServiceMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def count_fallback(self, method: str) -> None:
+        """Count one fallback answer (label child cached)."""
+        child = self._fallback_children.get(method)
+        if child is None:
+            child = self._fallback_children[method] = self.fallbacks.labels(method)
+        child.inc()
 
     def set_model(self, model_id: str | None, version: str | None, model_type: str | None) -> None:
         """Point ``recsys_model_info`` at the model now served (the previous one drops to 0)."""

@@ -73,7 +73,9 @@ def test_n_requests_give_exactly_n_rows_and_lines(project):
         assert (row["filter_params"] is not None) == ("filter_params" in body)
         assert [item["rank"] for item in answer["recommendations"]] == list(range(1, answer["count"] + 1))
     log = paths.service_log.read_text(encoding="utf-8")
-    assert log.count(" | INFO | Request | user_id=") == n
+    cold = sum(1 for body in bodies if body["user_id"] >= USER_BASE + 40)
+    assert log.count(" | INFO | Request | user_id=") == n - cold  # one line per request
+    assert log.count(" | WARNING | Cold-start | user_id=") == cold
     assert f"| INFO | Service started | model_id={model_id}" in log
 
 
@@ -85,8 +87,8 @@ def test_cold_start_gets_fallback_row_and_warning(project):
     row = rows(paths, "SELECT fallback, fallback_method, user_id FROM requests")[0]
     assert tuple(row) == (1, "popularity", 99999)
     log = paths.service_log.read_text(encoding="utf-8")
-    assert "| WARNING | Cold-start | user_id=99999, fallback=True" in log
-    assert "| INFO | Request | user_id=99999, topk=5, latency=" in log and "fallback=True" in log
+    assert "| WARNING | Cold-start | user_id=99999, fallback=True, topk=5, latency=" in log
+    assert "Request | user_id=99999" not in log  # the WARNING line is that request's line
 
 
 def test_hot_reload_during_request_stream_fails_nothing(project, data):

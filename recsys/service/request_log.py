@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from itertools import chain
 from pathlib import Path
 
 from recsys.db import connect
@@ -29,15 +30,38 @@ REQUEST_COLUMNS = (
 )
 FEEDBACK_COLUMNS = ("timestamp", "request_id", "user_id", "product_id", "event")
 
-_REQUESTS, _FEEDBACK = 0, 1
+REQUESTS, FEEDBACK = 0, 1  # the two tables the writer fills
 
 
-def _insert(table: str, columns: tuple[str, ...]) -> str:
+# Rows go in as multi-row INSERTs of these sizes (greedy). Python's sqlite3 releases the GIL around
+# every statement step; ``executemany`` steps once per row, and beside a busy event loop each of those
+# GIL hand-offs costs a thread switch (bench/bench_request_log.py: ~7x the CPU per row, and the writer
+# falls far behind). One step per 500 rows avoids that; 500 x 19 parameters stay below SQLite's limit.
+CHUNKS = (500, 100, 20, 1)
+
+
+def _insert(table: str, columns: tuple[str, ...], rows: int) -> str:
     # Table and column names are the constants above, never input; values are bound.
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
 
 
-_STATEMENTS = {_REQUESTS: _insert("requests", REQUEST_COLUMNS), _FEEDBACK: _insert("feedback", FEEDBACK_COLUMNS)}
+_STATEMENTS = {
+    kind: {size: _insert(table, columns, size) for size in CHUNKS}
+    for kind, table, columns in ((REQUESTS, "requests", REQUEST_COLUMNS), (FEEDBACK, "feedback", FEEDBACK_COLUMNS))
+}
+
+
+def insert_rows(conn: sqlite3.Connection, kind: int, rows: list[tuple]) -> None:
+    """Insert ``rows`` of table ``kind`` with as few statements as ``CHUNKS`` allow (caller owns the transaction)."""
+    statements = _STATEMENTS[kind]
+    start = 0
+    for size in CHUNKS:
+        while len(rows) - start >= size:
+            conn.execute(statements[size], list(chain.from_iterable(rows[start:start + size])))
+            start += size
+
+
 _MAX_WRITE_ATTEMPTS = 5
 
 
@@ -114,11 +138,11 @@ class RequestLogWriter:
     # --- the request path ---------------------------------------------------------------------
     def submit_request(self, row: tuple) -> bool:
         """Queue one ``requests`` row (values in ``REQUEST_COLUMNS`` order); False if it was dropped."""
-        return self._submit(_REQUESTS, row)
+        return self._submit(REQUESTS, row)
 
     def submit_feedback(self, row: tuple) -> bool:
         """Queue one ``feedback`` row (values in ``FEEDBACK_COLUMNS`` order); False if it was dropped."""
-        return self._submit(_FEEDBACK, row)
+        return self._submit(FEEDBACK, row)
 
     def _submit(self, kind: int, row: tuple) -> bool:
         # qsize() and put() are not one atomic step: the bound can be overshot by a few records
@@ -196,10 +220,8 @@ class RequestLogWriter:
         for kind, row in batch:
             if type(row[0]) is float:
                 row = (text(row[0]), *row[1:])
-            (requests if kind == _REQUESTS else feedback).append(row)
+            (requests if kind == REQUESTS else feedback).append(row)
         conn = self._conn
         with conn:  # one transaction; rolled back as a whole on error, so a retry never duplicates rows
-            if requests:
-                conn.executemany(_STATEMENTS[_REQUESTS], requests)
-            if feedback:
-                conn.executemany(_STATEMENTS[_FEEDBACK], feedback)
+            insert_rows(conn, REQUESTS, requests)
+            insert_rows(conn, FEEDBACK, feedback)

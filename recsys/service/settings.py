@@ -36,6 +36,8 @@ class ServiceSettings(BaseModel):
     """With ``rerank=true`` the reranker chooses topk out of ``topk * rerank_candidates`` CF candidates."""
     console_log: bool = False
     """Also print service log lines to stderr."""
+    freeze_gc: bool = True
+    """After startup, move every live object to the GC's permanent generation (``gc.freeze``)."""
 
     @classmethod
     def from_env(cls, **overrides) -> ServiceSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,12 @@ class ServiceState:
         model = self.loader.current
         if model is not None:
             self.metrics.set_model(model.model_id, model.version, model.model_type)
+        if self.settings.freeze_gc:
+            # Everything alive now (framework, model, catalogue) lives as long as the process: keep the
+            # cyclic GC from re-scanning it. Without this, the queued request records trigger full
+            # collections that cost ~80 ms each (a p99 spike and ~4 us per request on average).
+            gc.collect()
+            gc.freeze()
         self.started_monotonic = time.monotonic()
         self.logger.info("Service started | model_id=%s, version=%s, monitoring=%s",
                          model.model_id if model else None, model.version if model else None, self.monitoring)

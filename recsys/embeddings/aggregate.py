@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from recsys.clock import format_ts, to_utc, utc_now
-from recsys.db import add_missing_columns, connect
+from recsys.db import connect
 from recsys.paths import ProjectPaths
 from recsys.service.schema import ensure_service_schema
-
-_RERANK_COLUMNS = {"rerank_enabled": "BOOLEAN", "content_score": "REAL", "semantic_alignment": "REAL",
-                   "diversity": "REAL"}
 
 # One pass over the window; requests recorded before reranking existed (NULL) were CF-only.
 _GROUPS_SQL = """
@@ -54,9 +51,7 @@ def aggregate_reranking_metrics(paths: ProjectPaths, *, now: datetime | None = N
     bounds = (format_ts(end - window), format_ts(end))
     conn = connect(paths.service_db)
     try:
-        ensure_service_schema(conn)
-        # A store created before reranking existed lacks these columns; the query needs them.
-        add_missing_columns(conn, "requests", _RERANK_COLUMNS)
+        ensure_service_schema(conn)  # also adds the rerank columns to a store made before they existed
         groups = {int(row["reranked"]): row for row in conn.execute(_GROUPS_SQL, bounds)}
         rerank, cf_only = groups.get(1), groups.get(0)
 

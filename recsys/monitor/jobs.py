@@ -31,10 +31,19 @@ def aggregate_service_metrics(ctx: MonitorContext):
 
 
 def loader_stats(ctx: MonitorContext):
-    """The running service's model-loader stats (from its /model) → one ``model_loader_stats`` row."""
-    from recsys.service.aggregate import record_remote_loader_stats
+    """Check that every service worker keeps snapshotting its model loader (``model_loader_stats``).
 
-    return record_remote_loader_stats(ctx.paths, ctx.config.service_url, now=ctx.clock())
+    The loader's counters live inside each worker, so the workers write the snapshots themselves
+    every minute; the monitor reads the newest one per worker and warns when none is recent — a
+    service that stopped recording is as bad as one that stopped answering.
+    """
+    from recsys.service.aggregate import latest_loader_stats
+
+    now = ctx.clock()
+    snapshots = latest_loader_stats(ctx.paths, now=now, within=timedelta(minutes=3))
+    if not snapshots:
+        ctx.logger.warning("Loader stats | no snapshot from any service worker in the last 3 minutes")
+    return {"workers": len(snapshots), "snapshots": snapshots}
 
 
 def check_alerts(ctx: MonitorContext):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from recsys.db import apply_schema
+from recsys.db import add_missing_columns, apply_schema
 
 SERVICE_DDL = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -34,7 +34,6 @@ CREATE TABLE IF NOT EXISTS requests (
     semantic_alignment REAL,
     diversity REAL
 );
-CREATE INDEX IF NOT EXISTS idx_requests_timestamp ON requests(timestamp);
 
 CREATE TABLE IF NOT EXISTS service_health (
     timestamp TIMESTAMP PRIMARY KEY,
@@ -55,7 +54,8 @@ CREATE TABLE IF NOT EXISTS model_loader_stats (
     cache_hit_rate REAL,
     reload_count INTEGER,
     last_load_time_ms REAL,
-    last_reload_at TIMESTAMP
+    last_reload_at TIMESTAMP,
+    worker_pid INTEGER       -- each service worker snapshots its own loader
 );
 
 CREATE TABLE IF NOT EXISTS model_reload_events (
@@ -95,6 +95,22 @@ CREATE TABLE IF NOT EXISTS reranking_metrics (
 """
 
 
+# Columns added after the first stores were made: a store without them gets them (before the indexes).
+LATER_COLUMNS = {
+    "requests": {"request_id": "TEXT", "rerank_enabled": "BOOLEAN", "content_score": "REAL",
+                 "semantic_alignment": "REAL", "diversity": "REAL"},
+    "model_loader_stats": {"worker_pid": "INTEGER"},
+}
+
+INDEX_DDL = """
+CREATE INDEX IF NOT EXISTS idx_requests_timestamp ON requests(timestamp);
+CREATE INDEX IF NOT EXISTS idx_requests_request_id ON requests(request_id);
+"""
+
+
 def ensure_service_schema(conn: sqlite3.Connection) -> None:
-    """Create every table of the service metrics store that does not exist yet."""
+    """Create every table of the service metrics store that does not exist yet, and any later column."""
     apply_schema(conn, SERVICE_DDL)
+    for table, columns in LATER_COLUMNS.items():
+        add_missing_columns(conn, table, columns)
+    apply_schema(conn, INDEX_DDL)

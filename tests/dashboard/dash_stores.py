@@ -77,7 +77,8 @@ def fill_service(paths: ProjectPaths, now: datetime) -> None:
     health.append((_ts(now, hours=2), 999.0, 1.0, 1.0, 0.0, 0.0, "als_v1_20250115_103000"))
     conn.executemany("INSERT INTO service_health VALUES (?, ?, ?, ?, ?, ?, ?)", health)
     conn.execute(
-        "INSERT INTO model_loader_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO model_loader_stats (timestamp, model_id, total_loads, cache_hits, cache_misses, cache_hit_rate,"
+        " reload_count, last_load_time_ms, last_reload_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (_ts(now, minutes=1), ACTIVE_MODEL, 40, 30, 10, 0.75, 2, 12.5, _ts(now, minutes=30)))
     conn.executemany(
         "INSERT INTO model_reload_events (timestamp, trigger, old_model_id, new_model_id, status, error, load_time_ms)"

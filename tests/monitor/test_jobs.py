@@ -86,3 +86,27 @@ def test_monitor_once_from_the_cli(project):
     assert json.loads(result.output)["passed"] is True
     bad = CliRunner().invoke(cli, ["--home", str(project.root), "monitor", "--once", "nope"])
     assert bad.exit_code == 2 and "unknown job 'nope'" in bad.output
+
+
+def test_loader_stats_job_reads_each_workers_newest_snapshot(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from recsys.clock import format_ts
+    from recsys.db import connect
+    from recsys.service.schema import ensure_service_schema
+
+    paths = ProjectPaths.from_env(tmp_path)
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    mon = Monitor.create(paths, MonitorConfig(jobs={}), JOBS, clock=lambda: now)
+    assert mon.run("loader_stats")["workers"] == 0
+    assert "no snapshot from any service worker" in paths.monitor_log.read_text()
+    conn = connect(paths.service_db)
+    ensure_service_schema(conn)
+    rows = [(format_ts(now - timedelta(seconds=s)), "als_v1", pid, hits) for s, pid, hits in
+            [(30, 101, 7), (90, 101, 5), (20, 102, 3), (600, 103, 9)]]  # worker 103 went quiet long ago
+    conn.executemany("INSERT INTO model_loader_stats (timestamp, model_id, worker_pid, cache_hits) VALUES (?, ?, ?, ?)",
+                     rows)
+    conn.commit()
+    summary = mon.run("loader_stats")
+    assert summary["workers"] == 2
+    assert {(s["worker_pid"], s["cache_hits"]) for s in summary["snapshots"]} == {(101, 7), (102, 3)}

@@ -1,0 +1,91 @@
+"""``recsys serve`` as a user runs it: a subprocess on a free port, stopped with Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from service_helpers import USER_BASE
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_serve(paths, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RECSYS_HOME": str(paths.root)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen([sys.executable, "-m", "recsys", "serve", "--port", str(port), "--workers",
+                                str(workers), "--no-aggregate"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"serve did not start: {process.stderr.read()}")
+        time.sleep(0.1)
+
+
+def stop_with_ctrl_c(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_serve_answers_and_stops_cleanly_on_ctrl_c(project):
+    paths, model_id = project
+    process, url = start_serve(paths, workers=1)
+    try:
+        with httpx.Client(base_url=url) as client:
+            answers = [client.post("/recommend", json={"user_id": USER_BASE + i % 60}) for i in range(50)]
+    finally:
+        stop_with_ctrl_c(process)
+    assert all(a.status_code == 200 and a.json()["model_id"] == model_id for a in answers)
+    conn = sqlite3.connect(paths.service_db)
+    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 50
+    assert conn.execute("SELECT COUNT(*) FROM model_loader_stats").fetchone()[0] == 1  # the shutdown snapshot
+    conn.close()
+    log = paths.service_log.read_text(encoding="utf-8")
+    assert "| INFO | Service started | model_id=" + model_id in log and "| INFO | Service stopped |" in log
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_stores_and_metrics(project):
+    paths, model_id = project
+    process, url = start_serve(paths, workers=2)
+    try:
+        # Separate connections, so both workers get requests.
+        for i in range(60):
+            assert httpx.post(f"{url}/recommend", json={"user_id": USER_BASE + i}).status_code == 200
+        metrics = httpx.get(f"{url}/metrics").text
+    finally:
+        stop_with_ctrl_c(process)
+    # Multiprocess mode: whichever worker answers /metrics reports the sum over both.
+    assert 'recsys_http_requests_total{endpoint="/recommend",status="200"} 60.0' in metrics
+    assert 'recsys_fallback_total{method="popularity"} 20.0' in metrics
+    conn = sqlite3.connect(paths.service_db)
+    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 60
+    pids = conn.execute("SELECT COUNT(DISTINCT worker_pid) FROM model_loader_stats").fetchone()[0]
+    conn.close()
+    assert pids == 2  # each worker snapshots its own loader at shutdown

@@ -244,5 +244,12 @@ def _record(state: ServiceState, body: RecommendRequest, request_id: str, latenc
 
 
 def app_from_env() -> FastAPI:
-    """The app for ``$RECSYS_HOME`` with settings from the environment (uvicorn's factory for workers)."""
-    return create_app(ProjectPaths.from_env())
+    """The app for ``$RECSYS_HOME`` with settings from the environment (uvicorn's factory for workers).
+
+    With content embeddings in the project, ``rerank=true`` blends them in and every request's list
+    is measured (content score, alignment, diversity); without, the service is pure CF.
+    """
+    from recsys.embeddings.service_reranker import content_reranker_for
+
+    paths = ProjectPaths.from_env()
+    return create_app(paths, reranker=content_reranker_for(paths))

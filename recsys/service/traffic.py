@@ -22,6 +22,7 @@ class TrafficPlan:
     brands: Sequence[str] = ()
     cold_share: float = 0.5       # the real shop: most users have too little history for CF
     filter_share: float = 0.2
+    rerank_share: float = 0.25    # requests asking for content reranking (compared with CF-only ones)
     click_rate: float = 0.1
     purchase_rate: float = 0.02
 
@@ -68,6 +69,8 @@ def drive_traffic(base_url: str, plan: TrafficPlan, *, requests: int = 200, seed
                 key, values = rng.choice([(k, v) for k, v in (("category", plan.categories),
                                                               ("brand", plan.brands)) if v])
                 body["filter_params"] = {key: rng.choice(values)}
+            if rng.random() < plan.rerank_share:
+                body["rerank"] = True
             response = client.post("/recommend", json=body)
             summary.statuses[response.status_code] += 1
             if response.status_code != 200:

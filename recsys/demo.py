@@ -237,7 +237,8 @@ def run_demo(root: Path, *, echo: Callable[[str], None] = print, preset: str = "
     echo("7/7 rotation and retention (the clock moved 31 days ahead, so today's raw rows are past 30 days) ...")
     before_rows = _count(paths.service_db, "SELECT COUNT(*) FROM requests")
     from recsys.clock import utc_now
-    from recsys.retention import project_config, rotate_logs
+    from recsys.retention import rotate_logs
+    from recsys.retention_config import project_config
 
     summary = apply_retention(paths, now=utc_now() + timedelta(days=31))
     rotated = rotate_logs(paths, project_config(paths).rotation, force=True)

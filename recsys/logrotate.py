@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from recsys.paths import ProjectPaths
-    from recsys.retention import RotationConfig
+    from recsys.retention_config import RotationConfig
 
 COMPRESS_LEVEL = 6
 AGE_CHECK_INTERVAL_S = 1.0
@@ -389,7 +389,7 @@ def policy_for(path: Path) -> RotationPolicy:
     from recsys.config_files import config_file
     from recsys.errors import ConfigError
     from recsys.paths import ProjectPaths
-    from recsys.retention import load_retention_config
+    from recsys.retention_config import load_retention_config
 
     root = project_root_of(path)
     paths = ProjectPaths(root if root is not None else Path(os.path.abspath(path)).parent)

@@ -49,7 +49,8 @@ def logs_group() -> None:
 @click.pass_context
 def status_command(ctx: click.Context, as_json: bool) -> None:
     """Size of each log and its backups, and of each store (rows and oldest row per table)."""
-    from recsys.retention import log_status, project_config, store_status
+    from recsys.retention import log_status, store_status
+    from recsys.retention_config import project_config
 
     paths = _paths(ctx)
     config = project_config(paths)
@@ -141,7 +142,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @click.pass_context
 def rotate_command(ctx: click.Context, force: bool) -> None:
     """Rotate the logs that are over their size or age now (writers also rotate on their own)."""
-    from recsys.retention import project_config, rotate_logs
+    from recsys.retention import rotate_logs
+    from recsys.retention_config import project_config
 
     paths = _paths(ctx)
     result = rotate_logs(paths, project_config(paths).rotation, force=force)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from recsys.cf.registry import ModelRegistry
-from recsys.retention import RetentionConfig, apply_retention, prune_archived_models
+from recsys.retention import apply_retention, prune_archived_models
+from recsys.retention_config import RetentionConfig
 
 
 class StepClock:

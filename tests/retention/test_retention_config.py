@@ -7,7 +7,8 @@ import pytest
 from recsys.config_files import SHIPPED_CONFIG_DIR
 from recsys.errors import ConfigError
 from recsys.logrotate import RotationPolicy
-from recsys.retention import TABLES, RetentionConfig, StoresRetention, load_retention_config, project_config
+from recsys.retention import TABLES
+from recsys.retention_config import RetentionConfig, StoresRetention, load_retention_config, project_config
 
 
 def test_the_shipped_file_states_the_built_in_defaults():

@@ -22,7 +22,8 @@ from retention_stores import (
 
 from recsys.db import connect
 from recsys.errors import RetentionError
-from recsys.retention import TABLES, RetentionConfig, apply_retention, prune_table
+from recsys.retention import TABLES, apply_retention, prune_table
+from recsys.retention_config import RetentionConfig
 
 MONITOR_30_DAYS = {"stores": {"monitor": {"job_runs": 30, "alerts": 30, "drift_checks": 30}}}
 

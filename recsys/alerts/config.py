@@ -408,8 +408,10 @@ def default_config_path(paths: ProjectPaths) -> Path:
 
 
 def load_project_alerts_config(paths: ProjectPaths, env: Mapping[str, str] | None = None) -> AlertsConfig:
-    """The project's config; without one, the copy shipped in the source tree; else no rules, log only."""
-    for candidate in (default_config_path(paths), Path(__file__).resolve().parents[2] / "config" / CONFIG_FILE_NAME):
-        if candidate.exists():
-            return load_alerts_config(candidate, env)
+    """The project's config; without one, the copy shipped with recsys; else no rules, log only."""
+    from recsys.config_files import config_file
+
+    path = config_file(paths, CONFIG_FILE_NAME)
+    if path.exists():
+        return load_alerts_config(path, env)
     return AlertsConfig().resolve_secrets(os.environ if env is None else env)

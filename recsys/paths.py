@@ -101,9 +101,5 @@ class ProjectPaths:
         return self.root / "config"
 
     @property
-    def rerank_config(self) -> Path:
-        return self.config_dir / "rerank.yaml"
-
-    @property
     def reports_dir(self) -> Path:
         return self.root / "reports"

@@ -39,4 +39,6 @@ def content_reranker_for(paths: ProjectPaths) -> ContentReranker | None:
     index = load_latest_index(paths)
     if index is None:
         return None
-    return ContentReranker(index, load_rerank_config(paths.rerank_config))
+    from recsys.config_files import config_file
+
+    return ContentReranker(index, load_rerank_config(config_file(paths, "rerank.yaml")))

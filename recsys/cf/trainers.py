@@ -103,11 +103,6 @@ def fit_als(data: TrainingData, params: AlsParams, on_iteration: IterationCallba
     """Fit ALS on ``data.fit``; ``on_iteration`` gets a report after every iteration."""
     from implicit.cpu.als import AlternatingLeastSquares
 
-    with threadpool_limits(1, "blas"):  # implicit warns (and slows down) with a threaded BLAS
-        model = AlternatingLeastSquares(
-            factors=params.factors, regularization=params.regularization, alpha=params.alpha,
-            iterations=params.iterations, calculate_training_loss=params.calculate_loss, random_state=params.seed,
-        )
     history: list[IterationReport] = []
     last = [time.perf_counter()]
 
@@ -126,12 +121,17 @@ def fit_als(data: TrainingData, params: AlsParams, on_iteration: IterationCallba
             on_iteration(report)
         last[0] = time.perf_counter()  # validation and monitoring are not the next iteration's time
 
+    # One BLAS-limit scope (threadpoolctl scans the loaded libraries on entry): implicit warns, and
+    # slows down, when it is constructed or run with a threaded BLAS.
     with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=params.factors, regularization=params.regularization, alpha=params.alpha,
+            iterations=params.iterations, calculate_training_loss=params.calculate_loss, random_state=params.seed,
+        )
         try:
-            model.fit(data.fit, show_progress=False, callback=callback)
+            model.fit(data.fit, show_progress=False, callback=callback)  # implicit checks the factors for NaN
         except ModelFitError as exc:
             raise TrainingError(f"als: {exc} (check regularization and alpha)") from exc
-    _check_finite("als", model.user_factors, model.item_factors)
     return FittedModel("als", np.ascontiguousarray(model.user_factors), np.ascontiguousarray(model.item_factors),
                        asdict(params), len(history), history=history)
 
@@ -160,10 +160,6 @@ def fit_bpr(data: TrainingData, params: BprParams, on_iteration: IterationCallba
     """Fit BPR with per-epoch loss, validation every ``validate_every`` epochs and early stopping."""
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-    model = BayesianPersonalizedRanking(
-        factors=params.factors, learning_rate=params.learning_rate, regularization=params.regularization,
-        iterations=params.epochs, random_state=params.seed,
-    )
     triples = bpr_loss_sample(data.fit, params.loss_samples, params.seed) if params.loss_samples else None
     history: list[IterationReport] = []
     best = {"ndcg": -1.0, "epoch": None, "factors": None}
@@ -198,6 +194,10 @@ def fit_bpr(data: TrainingData, params: BprParams, on_iteration: IterationCallba
 
     stopped = False
     with threadpool_limits(1, "blas"):
+        model = BayesianPersonalizedRanking(
+            factors=params.factors, learning_rate=params.learning_rate, regularization=params.regularization,
+            iterations=params.epochs, random_state=params.seed,
+        )
         try:
             model.fit(data.fit, show_progress=False, callback=callback)
         except _StopTraining:

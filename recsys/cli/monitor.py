@@ -37,6 +37,9 @@ def monitor_command(paths: ProjectPaths, once: str | None, list_jobs: bool, conf
     import json
 
     monitor = build_monitor(paths, config_path, service_url)
+    from recsys.logfmt import file_logger
+
+    file_logger("recsys", paths.monitor_log)  # this process's module loggers (alert engine, drift, ...) too
     if list_jobs:
         for name in monitor.jobs:
             schedule = monitor.context.config.jobs.get(name)

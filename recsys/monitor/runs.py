@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -29,33 +30,40 @@ class JobRunStore:
 
     def __init__(self, db_path: str | Path):
         self._conn: sqlite3.Connection = connect(db_path, check_same_thread=False)
+        # Jobs run in the scheduler's thread pool and share this connection: without the lock two
+        # concurrent starts can read each other's lastrowid and finish the wrong row.
+        self._lock = threading.Lock()
         apply_schema(self._conn, JOB_RUNS_DDL)
 
     def start(self, job: str, started: datetime) -> int:
         """A 'running' row; returns its id."""
-        cur = self._conn.execute(
-            "INSERT INTO job_runs (job, started_at, status) VALUES (?, ?, 'running')", (job, format_ts(started))
-        )
-        self._conn.commit()
-        return int(cur.lastrowid)
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO job_runs (job, started_at, status) VALUES (?, ?, 'running')", (job, format_ts(started))
+            )
+            self._conn.commit()
+            return int(cur.lastrowid)
 
     def finish(self, run_id: int, finished: datetime, *, error: str | None = None, summary=None) -> None:
         """Close a run as 'ok' or (with ``error``) 'failed'."""
-        self._conn.execute(
-            "UPDATE job_runs SET finished_at = ?, status = ?, error = ?, summary = ? WHERE id = ?",
-            (format_ts(finished), "failed" if error else "ok", error,
-             json.dumps(summary, default=str) if summary is not None else None, run_id),
-        )
-        self._conn.commit()
+        with self._lock:
+            self._conn.execute(
+                "UPDATE job_runs SET finished_at = ?, status = ?, error = ?, summary = ? WHERE id = ?",
+                (format_ts(finished), "failed" if error else "ok", error,
+                 json.dumps(summary, default=str) if summary is not None else None, run_id),
+            )
+            self._conn.commit()
 
     def last_started(self, job: str) -> datetime | None:
         """When ``job`` last started (any status), or None."""
-        row = self._conn.execute("SELECT MAX(started_at) FROM job_runs WHERE job = ?", (job,)).fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(started_at) FROM job_runs WHERE job = ?", (job,)).fetchone()
         return parse_ts(row[0]) if row and row[0] else None
 
     def recent(self, limit: int = 50) -> list[dict]:
         """The latest runs, newest first."""
-        rows = self._conn.execute("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
 
     def close(self) -> None:

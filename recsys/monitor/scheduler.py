@@ -53,7 +53,8 @@ class Monitor:
     def create(cls, paths: ProjectPaths, config: MonitorConfig, jobs: dict[str, Job], *, clock: Clock = utc_now,
                extras: dict | None = None) -> Monitor:
         """A monitor logging to ``logs/monitor/monitor.log``."""
-        logger = file_logger("recsys.monitor", paths.monitor_log)
+        # One logger per log file: two monitors of two projects in one process never share lines.
+        logger = file_logger(f"recsys.monitor.{paths.monitor_log}", paths.monitor_log)
         return cls(MonitorContext(paths, config, clock, logger, extras or {}), jobs)
 
     def run(self, name: str):

@@ -91,3 +91,26 @@ def test_shipped_config_is_valid_and_errors_name_the_job(tmp_path):
 def test_cron_zero_fields_are_kept():
     assert JobSchedule(trigger="cron", minute=0).trigger_kwargs() == {"minute": 0}
     assert JobSchedule(trigger="interval", minutes=1).trigger_kwargs() == {"minutes": 1}
+
+
+def test_concurrent_job_runs_each_close_their_own_row(paths):
+    import threading
+
+    from recsys.monitor.runs import JobRunStore
+
+    store = JobRunStore(paths.monitor_db)
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    barrier = threading.Barrier(8)
+
+    def one(name):
+        barrier.wait()
+        for _ in range(25):
+            store.finish(store.start(name, now), now)
+
+    threads = [threading.Thread(target=one, args=(f"job{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = store.recent(1000)
+    assert len(rows) == 200 and all(r["status"] == "ok" for r in rows)

@@ -216,12 +216,14 @@ class RequestLogWriter:
 
     def _write(self, batch: list[tuple[int, tuple]]) -> None:
         text = self._epoch_text
-        requests, feedback = [], []
-        for kind, row in batch:
-            if type(row[0]) is float:
-                row = (text(row[0]), *row[1:])
-            (requests if kind == REQUESTS else feedback).append(row)
         conn = self._conn
         with conn:  # one transaction; rolled back as a whole on error, so a retry never duplicates rows
-            insert_rows(conn, REQUESTS, requests)
-            insert_rows(conn, FEEDBACK, feedback)
+            # Chunk by chunk: the GIL is released at each statement, so the event loop never waits long.
+            for start in range(0, len(batch), CHUNKS[0]):
+                requests, feedback = [], []
+                for kind, row in batch[start:start + CHUNKS[0]]:
+                    if type(row[0]) is float:
+                        row = (text(row[0]), *row[1:])
+                    (requests if kind == REQUESTS else feedback).append(row)
+                insert_rows(conn, REQUESTS, requests)
+                insert_rows(conn, FEEDBACK, feedback)

@@ -19,6 +19,8 @@ from pathlib import Path
 from recsys.logfmt import UTCFormatter
 from recsys.logrotate import make_file_handler
 
+_BLOCK_LINES = 256  # lines formatted per hold of the GIL
+
 
 class _BlockFormatter(logging.Formatter):
     """The lines are formatted already; a block record's message is written as is."""
@@ -105,15 +107,20 @@ class ServiceLog:
 
     def _drain(self) -> None:
         get = self.queue.get_nowait
-        lines: list[str] = []
         while True:
+            lines: list[str] = []
             try:
-                item = get()
+                while len(lines) < _BLOCK_LINES:
+                    lines.append(self._line(get()))
             except queue.Empty:
-                break
-            lines.append(self._line(item))
-        if not lines:
-            return
+                pass
+            if lines:
+                self._write_block(lines)
+            if len(lines) < _BLOCK_LINES:
+                return
+            time.sleep(0)  # let the event loop have the GIL between blocks
+
+    def _write_block(self, lines: list[str]) -> None:
         block = logging.LogRecord(self.logger.name, logging.INFO, "(service log)", 0, "\n".join(lines), None, None)
         for handler in self._handlers:
             try:

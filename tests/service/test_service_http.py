@@ -363,3 +363,23 @@ def test_generated_traffic_fills_the_stores(project):
     assert rows(paths, "SELECT COUNT(*) FROM requests")[0][0] == 40
     assert rows(paths, "SELECT COUNT(*) FROM requests WHERE filter_params IS NOT NULL")[0][0] > 0
     assert rows(paths, "SELECT COUNT(*) FROM feedback")[0][0] == sum(summary.feedback_events.values())
+
+
+def test_unexpected_error_anywhere_is_a_json_500_with_trace_only_in_the_log(project, monkeypatch):
+    paths, _ = project
+    app = make_app(paths)
+    state = app.state.service
+
+    def broken_health():
+        raise RuntimeError("disk on fire")
+
+    with LiveServer(app) as server:
+        monkeypatch.setattr(state, "health", broken_health)
+        response = httpx.get(f"{server.url}/health")
+        metrics = httpx.get(f"{server.url}/metrics").text
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error", "request_id": response.headers["x-request-id"]}
+    assert "disk on fire" not in response.text
+    assert 'recsys_errors_total{endpoint="/health"} 1.0' in metrics
+    log = paths.service_log.read_text(encoding="utf-8")
+    assert "| ERROR | Unhandled error | path=/health" in log and "RuntimeError: disk on fire" in log

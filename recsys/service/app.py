@@ -59,6 +59,7 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
     writer = RequestLogWriter(paths.service_db, max_queue=settings.log_queue_size,
                               flush_interval=settings.log_flush_interval, logger=service_log.logger,
                               on_drop=lambda n: metrics.request_log_dropped.inc(n),
+                              on_write_error=metrics.request_log_write_errors.inc,
                               drop_warning_interval=settings.drop_warning_interval)
     state = ServiceState(paths=paths, settings=settings, clock=clock, service_log=service_log, loader=loader,
                          owns_loader=owns_loader, writer=writer, metrics=metrics, reranker=reranker)

@@ -43,6 +43,9 @@ class ServiceMetrics:
         self.request_log_dropped = Counter(f"{PREFIX}_request_log_dropped",
                                            "Request/feedback records dropped because the log queue was full.",
                                            registry=reg)
+        self.request_log_write_errors = Counter(f"{PREFIX}_request_log_write_errors",
+                                                "Request-log transactions that failed (retried, then dropped).",
+                                                registry=reg)
         self.model_info = Gauge(f"{PREFIX}_model_info", "1 for the model being served.",
                                 ["model_id", "model_version", "model_type"], registry=reg,
                                 multiprocess_mode="max")

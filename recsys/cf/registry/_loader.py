@@ -357,6 +357,23 @@ class ModelLoader:
                 "watching": self._thread is not None and self._thread.is_alive(),
             }
 
+    def serving_issues(self) -> list[str]:
+        """Why the serving model may not be what the registry wants, or may not survive a restart ([] if none).
+
+        The last load attempt failed (a corrupt registry, a broken new model), or the serving model's
+        artifacts directory is gone: requests are still answered from memory, but the service can no
+        longer follow the registry, and a restart could not load this model again.
+        """
+        issues = []
+        model = self._current
+        serving = model.model_id if model is not None else None
+        if self.last_error is not None:
+            issues.append(f"last model load failed (serving {serving}): {self.last_error}")
+        path = model.info.get("path") if model is not None else None
+        if path and not os.path.isdir(path):
+            issues.append(f"artifacts of the serving model {serving} are missing: {path}")
+        return issues
+
     def get_model_info(self) -> dict[str, Any]:
         """``{model_id, version, type, metrics, loaded_at, ...}`` of the serving model ({} if none)."""
         model = self._current

@@ -50,7 +50,8 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
     paths = paths or ProjectPaths.from_env()
     settings = settings or ServiceSettings.from_env()
     metrics = metrics or ServiceMetrics()
-    service_log = ServiceLog(paths.service_log, console=settings.console_log)
+    service_log = ServiceLog(paths.service_log, console=settings.console_log,
+                             on_lost=lambda n: metrics.service_log_lines_lost.inc(n))
     owns_loader = loader is None
     if loader is None:
         loader = ModelLoader(registry, paths=paths, watch_interval=settings.watch_interval,

@@ -134,6 +134,8 @@ class ServiceState:
             issues.insert(0, "no trained model: serving popular products from the catalogue")
         if self.writer.last_error is not None:
             issues.append(f"request log cannot be written: {self.writer.last_error}")
+        if self.service_log.last_error is not None:
+            issues.append(f"service log cannot be written: {self.service_log.last_error}")
         status = "unavailable" if model is None else "degraded" if issues else "ok"
         stats = self.loader.get_stats()
         return {
@@ -145,6 +147,7 @@ class ServiceState:
             "queue_depth": self.writer.depth,
             "dropped_records": self.writer.dropped,
             "log_write_errors": self.writer.write_errors,
+            "log_lines_lost": self.service_log.lines_lost,
             "last_reload_error": stats["last_error"],
             "time": format_ts(self.clock()),
         }

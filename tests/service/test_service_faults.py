@@ -1,19 +1,23 @@
-"""What the service reports when its surroundings break: a failed reload, deleted artifacts, a failing store."""
+"""What the service reports when its surroundings break: a failed reload, deleted artifacts, unwritable logs."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 from service_helpers import USER_BASE, LiveServer, request_row
 
 from recsys.cf.registry import ModelLoader
 from recsys.clock import format_ts, utc_now
 from recsys.service.app import create_app
 from recsys.service.request_log import RequestLogWriter
+from recsys.service.service_log import ServiceLog
 from recsys.service.settings import ServiceSettings
 
 
@@ -57,6 +61,24 @@ def test_writer_error_is_reported_while_writes_fail_and_cleared_after(paths):
     writer.close()
     assert outside.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1  # retried, not lost
     outside.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to simulate a full disk")
+def test_service_log_on_a_full_disk_counts_lost_lines_and_says_so_once(tmp_path, capfd):
+    path = tmp_path / "logs" / "service" / "recommender.log"
+    path.parent.mkdir(parents=True)
+    path.symlink_to(Path("/dev/full"))  # every write fails with ENOSPC
+    lost: list[int] = []
+    log = ServiceLog(path, on_lost=lost.append, interval=0.01)
+    log.start()
+    for i in range(50):
+        log.fast(logging.INFO, "Request | user_id=%d", i)
+        log.logger.error("an error line %d", i)
+        time.sleep(0.001)
+    log.stop()
+    assert sum(lost) == log.lines_lost == 100 and "No space left on device" in log.last_error
+    stderr = capfd.readouterr().err
+    assert stderr.count("recsys service log: cannot write") == 1 and "Traceback" not in stderr
 
 
 def test_health_is_degraded_with_the_reason_while_still_serving(project):

@@ -27,6 +27,7 @@ from recsys.clock import Clock, utc_now
 from recsys.errors import RecsysError
 from recsys.paths import ProjectPaths
 from recsys.service.api import ErrorResponse, FeedbackRequest, FeedbackResponse, RecommendRequest, RecommendResponse
+from recsys.service.http_errors import http_error, validation_error
 from recsys.service.metrics import ServiceMetrics
 from recsys.service.middleware import REQUEST_ID_KEY, ServiceMiddleware
 from recsys.service.request_log import RequestLogWriter
@@ -78,7 +79,8 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
     app = FastAPI(title="recsys recommendation service", version="1.0", lifespan=lifespan)
     app.state.service = state
     _routes(app, state)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
 
     def on_error(endpoint: str, request_id: str, exc: BaseException) -> None:
         if state.monitoring:
@@ -88,12 +90,6 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
                        metrics=metrics if settings.monitoring else None, logger=lambda: state.logger,
                        on_error=on_error)
     return app
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming each bad field; the offending input is not echoed back (it may be huge)."""
-    errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")} for err in exc.errors()]
-    return JSONResponse({"detail": errors, "request_id": request.scope.get(REQUEST_ID_KEY)}, status_code=422)
 
 
 def _routes(app: FastAPI, state: ServiceState) -> None:

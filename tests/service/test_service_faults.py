@@ -93,3 +93,23 @@ def test_health_is_degraded_with_the_reason_while_still_serving(project):
     assert health.status_code == 200 and health.json()["status"] == "degraded"
     assert health.json()["issues"] == [f"artifacts of the serving model {model_id} are missing: {artifacts}"]
     assert answer.status_code == 200 and answer.json()["model_id"] == model_id
+
+
+def test_corrupt_registry_at_start_serves_the_catalogue_until_repaired(project):
+    paths, model_id = project
+    good = paths.registry_file.read_bytes()
+    paths.registry_file.write_text("{oops", encoding="utf-8")
+    app = create_app(paths, settings=ServiceSettings(watch_interval=0.05, loader_stats_interval=0))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as client:
+        health = client.get("/health")
+        answer = client.post("/recommend", json={"user_id": USER_BASE, "topk": 3})
+        paths.registry_file.write_bytes(good)
+        wait_for(lambda: client.get("/health").json()["model_id"] == model_id)
+        repaired = client.get("/health").json()
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    no_model, failed = health.json()["issues"]
+    assert no_model.startswith("no trained model") and "RegistryCorruptError" in failed
+    assert answer.status_code == 200
+    assert answer.json()["fallback_method"] == "catalog_popularity" and answer.json()["count"] == 3
+    assert repaired["status"] == "ok" and repaired["issues"] == []
+    assert "Serving popular products from the catalogue until a model loads" in paths.service_log.read_text()

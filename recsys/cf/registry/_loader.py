@@ -5,6 +5,7 @@ completely in a background thread and then swaps the reference, so a request tha
 the old model finishes on it and no request waits for a load. A reload that fails (missing or
 broken artifacts, a corrupt registry) keeps the old model, logs an ERROR, records a
 ``model_reload_events`` row with status ``failed`` and tells the listeners (the service counts it).
+If nothing was serving yet, the catalogue's popular products serve until a model loads.
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ class ModelLoader:
             except Exception as exc:  # whatever broke, the old model keeps serving
                 if not isinstance(exc, RecsysError | OSError):
                     self.logger.error("Model load raised unexpectedly", exc_info=True)
+                if old is None:
+                    self._serve_catalogue(f"{type(exc).__name__}: {exc}")
                 return self._failed_event(trigger, signature, old_id, wanted, f"{type(exc).__name__}: {exc}",
                                           (time.perf_counter() - started) * 1000)
             self._seen_signature = signature
@@ -226,6 +229,16 @@ class ModelLoader:
                 self.logger.info("Model reloaded | old=%s, new=%s, trigger=%s, load_time_ms=%.1f",
                                  old_id, model.model_id, trigger, load_ms)
             return self._finish(event)
+
+    def _serve_catalogue(self, reason: str) -> None:
+        """Nothing serves yet and the registry's model cannot be loaded (a corrupt registry, missing artifacts
+        at start-up): answer with the catalogue's popular products rather than 503 until a model loads."""
+        try:
+            model, _ = self._model_for(None, None, force=False)
+        except Exception:  # no catalogue either: nothing can be served
+            return
+        self._current = model
+        self.logger.warning("Serving popular products from the catalogue until a model loads | reason=%s", reason)
 
     def _failed_event(self, trigger: str, signature: tuple | None, old_id: str | None, wanted: str | None,
                       error: str, load_ms: float) -> ReloadEvent:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from load_driver import LoadDriver
 from reliability_helpers import integrity, latency_summary, query
@@ -37,6 +38,7 @@ def test_sixty_seconds_of_load_with_a_reload_every_ten_seconds(project, data, fi
             models.append(register(paths, directory, 0.2 + 0.1 * i))
         time.sleep(max(0.0, driver.started_at + DURATION_S - time.monotonic()))
         outcomes = driver.stop()
+        exposition = httpx.get(f"{url}/metrics").text
     finally:
         stderr = stop_with_ctrl_c(process)
     elapsed = driver.stopped_at - driver.started_at
@@ -70,8 +72,11 @@ def test_sixty_seconds_of_load_with_a_reload_every_ten_seconds(project, data, fi
     swaps = [("watch", old, new, "ok") for old, new in zip(models, models[1:], strict=False)]
     assert [e for e in events if e[0] == "watch"] == swaps
     assert all(e[3] == "ok" for e in events)
+    assert f"recsys_model_reloads_total {float(reloads)}" in exposition
+    assert f'recsys_http_requests_total{{endpoint="/recommend",status="200"}} {float(len(outcomes))}' in exposition
     log = paths.service_log.read_text(encoding="utf-8")
     assert log.count("| INFO | Model reloaded | old=") == reloads
+    assert log.count("| INFO | Request | ") + log.count("| WARNING | Cold-start | ") == len(outcomes)  # one line each
     assert "| ERROR |" not in log and "Traceback" not in log and "Traceback" not in stderr
     assert set(integrity(paths).values()) == {"ok"}
 

@@ -7,12 +7,13 @@
 2. Over HTTP: the shipped app (full monitoring, uvloop + httptools, one worker) under ``wrk -c1``
    (one request at a time: latency without queueing) and ``wrk -c16`` (loaded), 50% known users.
 
-    python bench/bench_recommend_latency.py [--calls 3000] [--duration 5]
+    python bench/bench_recommend_latency.py [--calls 3000] [--duration 3] [--runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,7 +81,7 @@ def in_process(root: Path, calls: int) -> None:
         print(f"  {name:40s} p50 {p50:7.0f} us  p99 {p99:7.0f} us  (p50 ratio to baseline {p50 / base_p50:.2f})")
 
 
-def over_http(root: Path, duration: int) -> None:
+def over_http(root: Path, duration: int, runs: int) -> None:
     import os
     import re
 
@@ -96,13 +97,18 @@ def over_http(root: Path, duration: int) -> None:
                                 str(port)], env=env)
     try:
         wait_up(url, process)
-        print("over HTTP, full monitoring, 50% known users:")
+        print(f"over HTTP, full monitoring, 50% known users, medians of {runs} wrk runs of {duration}s:")
         for connections in (1, 16):
-            out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-                                  url], check=True, capture_output=True, text=True).stdout
-            rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-            p50, p99 = parse_latency(out, "50"), parse_latency(out, "99")
-            print(f"  wrk -c{connections:<3d} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({rps:.0f} req/s)")
+            samples = []
+            for _ in range(runs):
+                out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
+                                      str(script), url], check=True, capture_output=True, text=True).stdout
+                rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+                samples.append((parse_latency(out, "50"), parse_latency(out, "99"), rps))
+            p50, p99, rps = (statistics.median(column) for column in zip(*samples, strict=True))
+            p99s = ", ".join(f"{sample[1]:.1f}" for sample in samples)
+            print(f"  wrk -c{connections:<3d} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({rps:.0f} req/s; "
+                  f"p99 per run: {p99s})")
     finally:
         process.terminate()
         process.wait(60)
@@ -111,13 +117,14 @@ def over_http(root: Path, duration: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--runs", type=int, default=5, help="wrk runs per concurrency")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         build_project(root)
         in_process(root, args.calls)
-        over_http(root, args.duration)
+        over_http(root, args.duration, args.runs)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import json
 import time
 from contextlib import asynccontextmanager
 from logging import INFO, WARNING
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -46,8 +47,13 @@ _bearer = HTTPBearer(auto_error=False, description="RECSYS_ADMIN_TOKEN")
 
 def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None = None,
                settings: ServiceSettings | None = None, reranker: Reranker | None = None,
-               registry=None, clock: Clock = utc_now, metrics: ServiceMetrics | None = None) -> FastAPI:
-    """A service app over ``paths``; it loads the registry's current best when it starts (lifespan)."""
+               registry: Any = None, clock: Clock = utc_now, metrics: ServiceMetrics | None = None) -> FastAPI:
+    """A service app over ``paths``; it loads the registry's current best when it starts (lifespan).
+
+    ``loader`` (default: a ``ModelLoader`` over ``registry``, default ``ModelRegistry(paths)``),
+    ``settings`` (default: ``ServiceSettings.from_env()``), ``reranker`` (the embeddings seam) and
+    ``metrics`` (default: fresh, in its own ``CollectorRegistry``) are passed in; nothing is global.
+    """
     paths = paths or ProjectPaths.from_env()
     settings = settings or ServiceSettings.from_env()
     metrics = metrics or ServiceMetrics()
@@ -105,6 +111,8 @@ def _routes(app: FastAPI, state: ServiceState) -> None:
             if model is None:
                 raise _NoModel()
             result, reranked, quality = _recommend(state, model, body)
+            latency_ms = (time.perf_counter() - started) * 1000
+            content = _answer(body, result, model, latency_ms, request_id, reranked)
         except Exception as exc:
             latency_ms = (time.perf_counter() - started) * 1000
             unavailable = isinstance(exc, _NoModel)
@@ -120,21 +128,10 @@ def _routes(app: FastAPI, state: ServiceState) -> None:
             status = 503 if unavailable else 500
             detail = exc.reason if unavailable else "internal server error"
             return JSONResponse({"detail": detail, "request_id": request_id}, status_code=status)
-        latency_ms = (time.perf_counter() - started) * 1000
         if state.monitoring:
             _record(state, body, request_id, latency_ms, result, model, cache_hit, reload_triggered, quality=quality,
                     reranked=reranked)
-        ids = result.product_ids.tolist()
-        scores = result.scores.tolist()
-        payload = {
-            "user_id": body.user_id,
-            "recommendations": [{"product_id": pid, "score": score, "rank": rank}
-                                for rank, (pid, score) in enumerate(zip(ids, scores, strict=True), start=1)],
-            "count": len(ids), "is_fallback": result.is_fallback, "fallback_method": result.fallback_method,
-            "latency_ms": round(latency_ms, 3), "model_id": model.model_id, "model_version": model.version,
-            "request_id": request_id, "reranked": reranked,
-        }
-        return Response(json.dumps(payload, allow_nan=False), media_type="application/json")
+        return Response(content, media_type="application/json")
 
     @app.post("/feedback", response_model=FeedbackResponse, status_code=202, responses=_ERRORS)
     async def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
@@ -190,6 +187,22 @@ def _routes(app: FastAPI, state: ServiceState) -> None:
         body = {"rolled_back_from": outcome.get("previous_best_id"), "model_id": outcome.get("model_id"),
                 "reload": event_dict(event)}
         return JSONResponse(body, status_code=409 if event.status == "failed" else 200)
+
+
+def _answer(body: RecommendRequest, result: Recommendation, model: ServingModel, latency_ms: float,
+            request_id: str, reranked: bool) -> bytes:
+    """The JSON body of a ``RecommendResponse`` (built directly: this runs per request)."""
+    ids = result.product_ids.tolist()
+    scores = result.scores.tolist()
+    payload = {
+        "user_id": body.user_id,
+        "recommendations": [{"product_id": pid, "score": score, "rank": rank}
+                            for rank, (pid, score) in enumerate(zip(ids, scores, strict=True), start=1)],
+        "count": len(ids), "is_fallback": result.is_fallback, "fallback_method": result.fallback_method,
+        "latency_ms": round(latency_ms, 3), "model_id": model.model_id, "model_version": model.version,
+        "request_id": request_id, "reranked": reranked,
+    }
+    return json.dumps(payload, allow_nan=False).encode()
 
 
 class _NoModel(Exception):

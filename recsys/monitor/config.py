@@ -7,7 +7,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsys.errors import ConfigError
 
@@ -32,11 +33,38 @@ class JobSchedule(BaseModel):
     hour: str | int | None = None
     minute: str | int | None = None
     second: str | int | None = None
-    weeks: float = 0
-    days: float = 0
-    hours: float = 0
-    minutes: float = 0
-    seconds: float = 0
+    weeks: float = Field(0, ge=0)
+    days: float = Field(0, ge=0)
+    hours: float = Field(0, ge=0)
+    minutes: float = Field(0, ge=0)
+    seconds: float = Field(0, ge=0)
+
+    @field_validator(*_CRON_FIELDS)
+    @classmethod
+    def _cron_expression(cls, value: str | int | None, info) -> str | int | None:
+        # APScheduler checks the expression only when the job is scheduled: check it at load time.
+        if value is not None:
+            try:
+                CronTrigger(**{info.field_name: value}, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"not a valid cron {info.field_name}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fields_match_trigger(self) -> JobSchedule:
+        # An interval with no period would run every second (APScheduler's default); fields of the other
+        # trigger kind would be silently ignored.
+        if self.trigger == "interval":
+            cron = [n for n in _CRON_FIELDS if getattr(self, n) is not None]
+            if cron:
+                raise ValueError(f"an interval job takes {'/'.join(_INTERVAL_FIELDS)}, not {', '.join(cron)}")
+            if not any(getattr(self, n) for n in _INTERVAL_FIELDS):
+                raise ValueError(f"an interval job needs a positive period ({'/'.join(_INTERVAL_FIELDS)})")
+        else:
+            interval = [n for n in _INTERVAL_FIELDS if getattr(self, n)]
+            if interval:
+                raise ValueError(f"a cron job takes {'/'.join(_CRON_FIELDS)}, not {', '.join(interval)}")
+        return self
 
     def trigger_kwargs(self) -> dict:
         """Keyword arguments for APScheduler's CronTrigger / IntervalTrigger."""
@@ -93,9 +121,12 @@ def load_monitor_config(path: str | Path, known_jobs: set[str] | None = None) ->
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [str(p) for p in first["loc"]]
-        entry = loc[1] if len(loc) > 1 and loc[0] == "jobs" else None
-        field = loc[-1] if loc else None
-        raise ConfigError(str(path), first["msg"], entry=entry, field=field) from exc
+        if len(loc) > 1 and loc[0] == "jobs":  # jobs.<name>[.<field>]; a check across fields names no field
+            entry, field = loc[1], (loc[2] if len(loc) > 2 else None)
+        else:
+            entry, field = None, (loc[-1] if loc else None)
+        reason = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(str(path), reason, entry=entry, field=field) from None
     if known_jobs is not None:
         for name in config.jobs:
             if name not in known_jobs:

@@ -28,6 +28,7 @@ from recsys.clock import Clock, utc_now
 from recsys.errors import RecsysError
 from recsys.paths import ProjectPaths
 from recsys.service.api import ErrorResponse, FeedbackRequest, FeedbackResponse, RecommendRequest, RecommendResponse
+from recsys.service.http_errors import http_error, validation_error
 from recsys.service.metrics import ServiceMetrics
 from recsys.service.middleware import REQUEST_ID_KEY, ServiceMiddleware
 from recsys.service.request_log import RequestLogWriter
@@ -56,7 +57,8 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
     paths = paths or ProjectPaths.from_env()
     settings = settings or ServiceSettings.from_env()
     metrics = metrics or ServiceMetrics()
-    service_log = ServiceLog(paths.service_log, console=settings.console_log)
+    service_log = ServiceLog(paths.service_log, console=settings.console_log,
+                             on_lost=lambda n: metrics.service_log_lines_lost.inc(n))
     owns_loader = loader is None
     if loader is None:
         loader = ModelLoader(registry, paths=paths, watch_interval=settings.watch_interval,
@@ -65,6 +67,7 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
     writer = RequestLogWriter(paths.service_db, max_queue=settings.log_queue_size,
                               flush_interval=settings.log_flush_interval, logger=service_log.logger,
                               on_drop=lambda n: metrics.request_log_dropped.inc(n),
+                              on_write_error=metrics.request_log_write_errors.inc,
                               drop_warning_interval=settings.drop_warning_interval)
     state = ServiceState(paths=paths, settings=settings, clock=clock, service_log=service_log, loader=loader,
                          owns_loader=owns_loader, writer=writer, metrics=metrics, reranker=reranker)
@@ -82,7 +85,8 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
     app = FastAPI(title="recsys recommendation service", version="1.0", lifespan=lifespan)
     app.state.service = state
     _routes(app, state)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
 
     def on_error(endpoint: str, request_id: str, exc: BaseException) -> None:
         if state.monitoring:
@@ -92,12 +96,6 @@ def create_app(paths: ProjectPaths | None = None, *, loader: ModelLoader | None 
                        metrics=metrics if settings.monitoring else None, logger=lambda: state.logger,
                        on_error=on_error)
     return app
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming each bad field; the offending input is not echoed back (it may be huge)."""
-    errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")} for err in exc.errors()]
-    return JSONResponse({"detail": errors, "request_id": request.scope.get(REQUEST_ID_KEY)}, status_code=422)
 
 
 def _routes(app: FastAPI, state: ServiceState) -> None:

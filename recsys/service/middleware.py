@@ -85,13 +85,15 @@ class ServiceMiddleware:
             declared = _content_length(scope)
             if declared is not None and declared > self.max_body_bytes:
                 await self._send_json(send_wrapper, 413, {"detail": f"request body larger than "
-                                                                    f"{self.max_body_bytes} bytes"})
+                                                                    f"{self.max_body_bytes} bytes",
+                                                          "request_id": request_id})
             else:
                 await self.app(scope, self._limited(receive), send_wrapper)
         except BodyTooLarge:
             if not response_started:
                 await self._send_json(send_wrapper, 413, {"detail": f"request body larger than "
-                                                                    f"{self.max_body_bytes} bytes"})
+                                                                    f"{self.max_body_bytes} bytes",
+                                                          "request_id": request_id})
         except Exception as exc:  # the last line of defence: log the trace here, never send it
             self.logger().error("Unhandled error | path=%s, request_id=%s, error=%s", path, request_id,
                                 type(exc).__name__, exc_info=True)

@@ -88,17 +88,20 @@ class RequestLogWriter:
 
     ``max_queue``: records held in memory before new ones are dropped. ``flush_interval``: the
     longest a record waits before its transaction (seconds, <= 1). ``on_drop(n)`` is called (from
-    the submitting thread) when records are dropped, for a metric.
+    the submitting thread) when records are dropped, for a metric; ``on_write_error()`` (from the writer
+    thread) when a transaction fails. ``last_error`` is the error of the last failed write until a
+    write succeeds again.
     """
 
     def __init__(self, db_path: str | Path, *, max_queue: int = 100_000, flush_interval: float = 0.25,
                  logger: logging.Logger | None = None, on_drop: Callable[[int], None] | None = None,
-                 drop_warning_interval: float = 10.0):
+                 drop_warning_interval: float = 10.0, on_write_error: Callable[[], None] | None = None):
         self.db_path = Path(db_path)
         self.max_queue = int(max_queue)
         self.flush_interval = min(float(flush_interval), 1.0)
         self.logger = logger or logging.getLogger("recsys.service.request_log")
         self.on_drop = on_drop
+        self.on_write_error = on_write_error
         self.drop_warning_interval = drop_warning_interval
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -110,6 +113,7 @@ class RequestLogWriter:
         self.written = 0
         self.dropped = 0
         self.write_errors = 0
+        self.last_error: str | None = None
         self._dropped_since_warning = 0
         self._last_drop_warning = float("-inf")
         self._epoch_text = EpochText()
@@ -204,6 +208,9 @@ class RequestLogWriter:
             self._write(batch)
         except sqlite3.Error as exc:
             self.write_errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            if self.on_write_error is not None:
+                self.on_write_error()
             self._attempts += 1
             self.logger.error("Request log write failed | rows=%d, attempt=%d, error=%s: %s", len(batch),
                               self._attempts, type(exc).__name__, exc)
@@ -213,6 +220,7 @@ class RequestLogWriter:
             return
         self.written += len(batch)
         self._pending, self._attempts = [], 0
+        self.last_error = None
 
     def _write(self, batch: list[tuple[int, tuple]]) -> None:
         text = self._epoch_text

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from recsys.logfmt import UTCFormatter
-from recsys.logrotate import make_file_handler
+from recsys.logrotate import RotatingLineHandler, policy_for
 
 _BLOCK_LINES = 256  # lines formatted per hold of the GIL
 
@@ -43,11 +45,35 @@ class _QueueHandler(logging.Handler):
         self.sink.put(record)
 
 
-class ServiceLog:
-    """The service logger; ``start()`` before use, ``stop()`` writes what is queued and closes the file."""
+class _FileHandler(RotatingLineHandler):
+    """The log file; a block it cannot write (a full disk) goes to ``on_error``, not as a traceback to stderr."""
 
-    def __init__(self, path: str | Path, *, name: str | None = None, console: bool = False, interval: float = 0.2):
+    def __init__(self, path: Path, on_error: Callable[[logging.LogRecord, BaseException | None], None]):
+        super().__init__(path, policy_for(path))
+        self.on_error = on_error
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.on_error(record, sys.exc_info()[1])
+
+
+class ServiceLog:
+    """The service logger; ``start()`` before use, ``stop()`` writes what is queued and closes the file.
+
+    Lines that cannot be written (a full disk) are counted in ``lines_lost`` and passed to
+    ``on_lost(n)`` (for a metric); ``last_error`` holds the error until a block is written again, and
+    stderr gets one short line about it at most every ``error_report_interval`` seconds — not a
+    traceback with every lost line, which under load would flood whatever collects stderr.
+    """
+
+    def __init__(self, path: str | Path, *, name: str | None = None, console: bool = False, interval: float = 0.2,
+                 on_lost: Callable[[int], None] | None = None, error_report_interval: float = 10.0):
         self.path = Path(path)
+        self.on_lost = on_lost
+        self.error_report_interval = error_report_interval
+        self.lines_lost = 0
+        self.last_error: str | None = None
+        self._last_report = float("-inf")
+        self._block_failed = False
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         # One logger per file, so two apps in one process (tests) never share handlers.
         self.logger = logging.getLogger(name or f"recsys.service[{self.path.resolve()}]")
@@ -65,7 +91,7 @@ class ServiceLog:
         """Open the file, start the writing thread and return the logger."""
         if self._thread is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            file_handler = make_file_handler(self.path)
+            file_handler = _FileHandler(self.path, self._write_failed)
             file_handler.setFormatter(_BlockFormatter())
             self._handlers = [file_handler]
             if self.console:
@@ -122,11 +148,30 @@ class ServiceLog:
 
     def _write_block(self, lines: list[str]) -> None:
         block = logging.LogRecord(self.logger.name, logging.INFO, "(service log)", 0, "\n".join(lines), None, None)
+        self._block_failed = False
         for handler in self._handlers:
             try:
                 handler.handle(block)
             except Exception:  # a full disk must not kill the log thread
                 handler.handleError(block)
+        if not self._block_failed:
+            self.last_error = None
+
+    def _write_failed(self, block: logging.LogRecord, exc: BaseException | None) -> None:
+        lost = block.getMessage().count("\n") + 1
+        self._block_failed = True
+        self.lines_lost += lost
+        self.last_error = f"{type(exc).__name__}: {exc}" if exc is not None else "write failed"
+        if self.on_lost is not None:
+            self.on_lost(lost)
+        now = time.monotonic()
+        if now - self._last_report >= self.error_report_interval:
+            self._last_report = now
+            try:
+                sys.stderr.write(f"recsys service log: cannot write {self.path}: {self.last_error} "
+                                 f"({self.lines_lost} lines lost so far)\n")
+            except Exception:  # noqa: BLE001 - nowhere left to report to
+                pass
 
     def _line(self, item: logging.LogRecord | tuple) -> str:
         if isinstance(item, logging.LogRecord):

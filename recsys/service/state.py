@@ -129,20 +129,25 @@ class ServiceState:
     def health(self) -> dict[str, Any]:
         """What ``GET /health`` reports."""
         model = self.loader.current
-        if model is None:
-            status = "unavailable"
-        elif model.artifacts is None or (self.writer.write_errors and self.writer.depth):
-            status = "degraded"
-        else:
-            status = "ok"
+        issues = self.loader.serving_issues()
+        if model is not None and model.artifacts is None:
+            issues.insert(0, "no trained model: serving popular products from the catalogue")
+        if self.writer.last_error is not None:
+            issues.append(f"request log cannot be written: {self.writer.last_error}")
+        if self.service_log.last_error is not None:
+            issues.append(f"service log cannot be written: {self.service_log.last_error}")
+        status = "unavailable" if model is None else "degraded" if issues else "ok"
         stats = self.loader.get_stats()
         return {
             "status": status,
+            "issues": issues,
             "model_id": model.model_id if model else None,
             "model_version": model.version if model else None,
             "uptime_seconds": round(self.uptime_seconds, 3),
             "queue_depth": self.writer.depth,
             "dropped_records": self.writer.dropped,
+            "log_write_errors": self.writer.write_errors,
+            "log_lines_lost": self.service_log.lines_lost,
             "last_reload_error": stats["last_error"],
             "time": format_ts(self.clock()),
         }

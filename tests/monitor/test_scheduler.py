@@ -114,3 +114,19 @@ def test_concurrent_job_runs_each_close_their_own_row(paths):
         t.join()
     rows = store.recent(1000)
     assert len(rows) == 200 and all(r["status"] == "ok" for r in rows)
+
+
+@pytest.mark.parametrize(("job", "field", "reason"), [
+    ("{trigger: cron, hour: 25}", "hour", "not a valid cron hour"),
+    ("{trigger: cron, day_of_week: funday}", "day_of_week", "not a valid cron day_of_week"),
+    ("{trigger: interval, minutes: -5}", "minutes", "greater than or equal to 0"),
+    ("{trigger: interval}", None, "an interval job needs a positive period"),
+    ("{trigger: interval, hour: 3}", None, "an interval job takes weeks/days/hours/minutes/seconds, not hour"),
+    ("{trigger: cron, minutes: 5}", None, "a cron job takes"),
+])
+def test_schedules_apscheduler_would_refuse_or_misread_are_refused_at_load(tmp_path, job, field, reason):
+    bad = tmp_path / "monitor.yaml"
+    bad.write_text(f"jobs:\n  check_alerts: {job}\n")
+    with pytest.raises(ConfigError) as err:
+        load_monitor_config(bad)
+    assert err.value.entry == "check_alerts" and err.value.field == field and reason in err.value.reason

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ import scipy.sparse as sp
 from recsys.cf.artifacts import ModelArtifacts, allocate_artifacts_dir, save_artifacts
 from recsys.paths import ProjectPaths
 
+REPO = Path(__file__).resolve().parents[2]
 USER_BASE, ITEM_BASE = 1000, 500
 CATEGORIES = ("serum", "cleanser", "toner", "sunscreen")
 BRANDS = ("Laneige", "Cosrx", "Innisfree")
@@ -156,3 +161,44 @@ def writer_process(db_path: str, worker: int, count: int, base_ts: str, start) -
                                           error="KeyError" if i % 10 == 0 else None, model_id=f"m{worker}",
                                           user_id=worker * 100_000 + i))
     writer.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_serve(paths: ProjectPaths, workers: int = 1, *, args: tuple[str, ...] = ("--no-aggregate",),
+                env: dict[str, str] | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """``recsys serve`` as a subprocess on a free loopback port; returns (process, base URL) once /health answers."""
+    import httpx
+
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "RECSYS_HOME": str(paths.root), **(env or {})}
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen([sys.executable, "-m", "recsys", "serve", "--port", str(port), "--workers",
+                                str(workers), *args], env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"serve did not start: {process.communicate()[1]}")
+        time.sleep(0.1)
+
+
+def stop_with_ctrl_c(process: subprocess.Popen, timeout: float = 60.0) -> str:
+    """Stop ``recsys serve`` as a user does (SIGINT); asserts a clean exit and returns its stderr."""
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    return stderr

@@ -2,55 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import USER_BASE
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_serve(paths, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RECSYS_HOME": str(paths.root)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen([sys.executable, "-m", "recsys", "serve", "--port", str(port), "--workers",
-                                str(workers), "--no-aggregate"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"serve did not start: {process.stderr.read()}")
-        time.sleep(0.1)
-
-
-def stop_with_ctrl_c(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
-    assert "Traceback" not in stderr
-    return stderr
+from service_helpers import USER_BASE, start_serve, stop_with_ctrl_c
 
 
 def test_serve_answers_and_stops_cleanly_on_ctrl_c(project):

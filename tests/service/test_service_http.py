@@ -144,7 +144,9 @@ def test_broken_new_model_keeps_old_one_serving(project, data):
         client.close()
     assert "recsys_model_reload_failures_total 1.0" in metrics
     assert f'recsys_model_info{{model_id="{first}",model_type="als",model_version="v1"}} 1.0' in metrics
-    assert health["status"] == "ok" and "ArtifactError" in health["last_reload_error"]
+    # Still answering from the old model, but not the registry's choice: degraded, with the reason.
+    assert health["status"] == "degraded" and "ArtifactError" in health["last_reload_error"]
+    assert health["issues"] == [f"last model load failed (serving {first}): {health['last_reload_error']}"]
     failed = rows(paths, "SELECT old_model_id, new_model_id, error FROM model_reload_events WHERE status='failed'")
     assert [(r["old_model_id"], r["new_model_id"]) for r in failed] == [(first, broken)]
     assert "model.npz" in failed[0]["error"] or "cannot read" in failed[0]["error"]

@@ -5,6 +5,7 @@ completely in a background thread and then swaps the reference, so a request tha
 the old model finishes on it and no request waits for a load. A reload that fails (missing or
 broken artifacts, a corrupt registry) keeps the old model, logs an ERROR, records a
 ``model_reload_events`` row with status ``failed`` and tells the listeners (the service counts it).
+If nothing was serving yet, the catalogue's popular products serve until a model loads.
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ class ModelLoader:
             except Exception as exc:  # whatever broke, the old model keeps serving
                 if not isinstance(exc, RecsysError | OSError):
                     self.logger.error("Model load raised unexpectedly", exc_info=True)
+                if old is None:
+                    self._serve_catalogue(f"{type(exc).__name__}: {exc}")
                 return self._failed_event(trigger, signature, old_id, wanted, f"{type(exc).__name__}: {exc}",
                                           (time.perf_counter() - started) * 1000)
             self._seen_signature = signature
@@ -226,6 +229,16 @@ class ModelLoader:
                 self.logger.info("Model reloaded | old=%s, new=%s, trigger=%s, load_time_ms=%.1f",
                                  old_id, model.model_id, trigger, load_ms)
             return self._finish(event)
+
+    def _serve_catalogue(self, reason: str) -> None:
+        """Nothing serves yet and the registry's model cannot be loaded (a corrupt registry, missing artifacts
+        at start-up): answer with the catalogue's popular products rather than 503 until a model loads."""
+        try:
+            model, _ = self._model_for(None, None, force=False)
+        except Exception:  # no catalogue either: nothing can be served
+            return
+        self._current = model
+        self.logger.warning("Serving popular products from the catalogue until a model loads | reason=%s", reason)
 
     def _failed_event(self, trigger: str, signature: tuple | None, old_id: str | None, wanted: str | None,
                       error: str, load_ms: float) -> ReloadEvent:
@@ -356,6 +369,23 @@ class ModelLoader:
                 "last_error": self.last_error,
                 "watching": self._thread is not None and self._thread.is_alive(),
             }
+
+    def serving_issues(self) -> list[str]:
+        """Why the serving model may not be what the registry wants, or may not survive a restart ([] if none).
+
+        The last load attempt failed (a corrupt registry, a broken new model), or the serving model's
+        artifacts directory is gone: requests are still answered from memory, but the service can no
+        longer follow the registry, and a restart could not load this model again.
+        """
+        issues = []
+        model = self._current
+        serving = model.model_id if model is not None else None
+        if self.last_error is not None:
+            issues.append(f"last model load failed (serving {serving}): {self.last_error}")
+        path = model.info.get("path") if model is not None else None
+        if path and not os.path.isdir(path):
+            issues.append(f"artifacts of the serving model {serving} are missing: {path}")
+        return issues
 
     def get_model_info(self) -> dict[str, Any]:
         """``{model_id, version, type, metrics, loaded_at, ...}`` of the serving model ({} if none)."""

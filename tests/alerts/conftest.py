@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 from aiosmtpd.controller import Controller
-from loopback import FakeClock, MailBox, WebhookReceiver, free_port
 
-
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server on 127.0.0.1 (no TLS, no AUTH); ``.box.messages`` holds what arrived."""
-    box = MailBox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    controller.box = box
-    yield controller
-    controller.stop()
+from recsys.testing.loopback import FakeClock, MailBox, free_port
 
 
 @pytest.fixture
@@ -28,16 +18,6 @@ def smtp_auth_server():
     controller.box = box
     yield controller
     controller.stop()
-
-
-@pytest.fixture
-def slack_receiver():
-    """A real HTTP server on 127.0.0.1 collecting webhook POSTs."""
-    receiver = WebhookReceiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
-from loopback import MailBox, alerts_config, free_port
 from pydantic import SecretStr
 
 from recsys.alerts.channels import EmailChannel, LogChannel, SlackChannel, deliver
 from recsys.alerts.config import parse_alerts_config
 from recsys.alerts.notify import dispatch, send_alert
+from recsys.testing.loopback import MailBox, alerts_config, free_port
 
 
 def test_email_subject_carries_severity_and_goes_to_every_recipient(smtp_server):

@@ -8,12 +8,12 @@ import types
 from datetime import timedelta
 
 import pytest
-from loopback import alerts_config, write_health
 
 from recsys.alerts.config import parse_alerts_config
 from recsys.alerts.engine import AlertEngine
 from recsys.clock import format_ts
 from recsys.db import connect
+from recsys.testing.loopback import alerts_config, write_health
 
 
 def make_engine(paths, clock, raw, env=None):

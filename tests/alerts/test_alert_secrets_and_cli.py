@@ -6,12 +6,12 @@ import logging
 
 import yaml
 from click.testing import CliRunner
-from loopback import write_health
 
 from recsys.alerts.config import default_config_path, load_project_alerts_config
 from recsys.alerts.engine import AlertEngine
 from recsys.cli import cli
 from recsys.db import connect
+from recsys.testing.loopback import write_health
 
 PASSWORD = "s3cr3t-smtp-pw"
 TOKEN = "SECRETTOKEN123"

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from loopback import alerts_config, free_port
 
 from recsys.cf.pipeline import train_model
 from recsys.cf.registry import ModelRegistry
@@ -27,6 +26,7 @@ from recsys.monitor.config import MonitorConfig
 from recsys.monitor.jobs import JOBS
 from recsys.monitor.scheduler import Monitor
 from recsys.paths import ProjectPaths
+from recsys.testing.loopback import alerts_config, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
-from service_helpers import USER_BASE
+
+from recsys.testing.service import USER_BASE
 
 
 @dataclass(frozen=True)

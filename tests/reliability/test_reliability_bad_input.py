@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 from load_driver import LoadDriver
 from reliability_helpers import query
-from service_helpers import USER_BASE, start_serve, stop_with_ctrl_c
 
 from recsys.cli import cli
+from recsys.testing.service import USER_BASE, start_serve, stop_with_ctrl_c
 
 TOKEN = "reliability-admin-token"
 JSON = {"content-type": "application/json"}

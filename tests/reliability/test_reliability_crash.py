@@ -14,9 +14,9 @@ import httpx
 import pytest
 from load_driver import LoadDriver
 from reliability_helpers import integrity, query
-from service_helpers import USER_BASE, start_serve, stop_with_ctrl_c
 
 from recsys.service.settings import ServiceSettings
+from recsys.testing.service import USER_BASE, start_serve, stop_with_ctrl_c
 
 LOAD_S = 8.0
 FLUSH_INTERVAL_S = ServiceSettings().log_flush_interval  # what `recsys serve` runs with

@@ -17,11 +17,8 @@ import time
 import httpx
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from load_driver import LoadDriver
-from loopback import MailBox, WebhookReceiver, free_port
 from reliability_helpers import fill_disk, integrity, query, small_tmpfs
-from service_helpers import LiveServer, register, save_tiny_model, tiny_data, write_products
 
 from recsys.monitor.config import MonitorConfig
 from recsys.monitor.jobs import JOBS
@@ -29,6 +26,8 @@ from recsys.monitor.scheduler import Monitor
 from recsys.paths import ProjectPaths
 from recsys.service.app import create_app
 from recsys.service.settings import ServiceSettings
+from recsys.testing.loopback import free_port
+from recsys.testing.service import LiveServer, register, save_tiny_model, tiny_data, write_products
 
 TOKEN = "reliability-token"
 SMTP_TIMEOUT_S = 1.0
@@ -56,27 +55,6 @@ def write_alerts_config(paths: ProjectPaths, *, smtp_port: int, webhook: str, ru
               "delivery": {"attempts": 2, "backoff_seconds": 0.01, "timeout_seconds": SMTP_TIMEOUT_S}}
     paths.config_dir.mkdir(parents=True, exist_ok=True)
     (paths.config_dir / "alerts_config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-
-
-@pytest.fixture
-def mailbox():
-    """aiosmtpd on 127.0.0.1; ``.box.messages`` holds what arrived."""
-    box = MailBox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    controller.box = box
-    yield controller
-    controller.stop()
-
-
-@pytest.fixture
-def webhook():
-    """An http.server on 127.0.0.1 collecting Slack webhook posts."""
-    receiver = WebhookReceiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
 
 
 def monitor_run(paths: ProjectPaths, job: str):
@@ -112,9 +90,9 @@ def assert_rows_match(paths: ProjectPaths, outcomes) -> None:
 
 
 @pytest.mark.slow
-def test_corrupt_registry_keeps_the_old_model_degrades_health_and_alerts(project, mailbox, webhook):
+def test_corrupt_registry_keeps_the_old_model_degrades_health_and_alerts(project, smtp_server, slack_receiver):
     paths, model_id = project
-    write_alerts_config(paths, smtp_port=mailbox.port, webhook=webhook.url())
+    write_alerts_config(paths, smtp_port=smtp_server.port, webhook=slack_receiver.url())
     good = paths.registry_file.read_bytes()
     with LiveServer(make_app(paths)) as server, httpx.Client(base_url=server.url) as client:
         assert health(client)["status"] == "ok"
@@ -135,9 +113,10 @@ def test_corrupt_registry_keeps_the_old_model_degrades_health_and_alerts(project
         assert set(alerts) == {"registry_health", "model_reload_failed"}
         assert {d["channel"]: d["ok"] for d in alerts["registry_health"]["deliveries"]} == {
             "log": True, "email": True, "slack": True}
-        subjects = sorted(mail["Subject"] for mail in mailbox.box.messages)
+        subjects = sorted(mail["Subject"] for mail in smtp_server.box.messages)
         assert subjects == ["[CRITICAL] registry_health", "[WARNING] model_reload_failed"]
-        assert [post["json"]["text"].splitlines()[0] for post in webhook.posts] == ["*[CRITICAL] registry_health*"]
+        slack_titles = [post["json"]["text"].splitlines()[0] for post in slack_receiver.posts]
+        assert slack_titles == ["*[CRITICAL] registry_health*"]
         assert "Alert | subject=registry_health, severity=critical" in paths.alerts_log.read_text(encoding="utf-8")
 
         # Repaired: the service follows the registry again and the alert resolves.
@@ -156,9 +135,9 @@ def test_corrupt_registry_keeps_the_old_model_degrades_health_and_alerts(project
 
 
 @pytest.mark.slow
-def test_deleted_artifacts_keep_the_model_in_memory_degrade_health_and_alert(project, mailbox, webhook):
+def test_deleted_artifacts_keep_the_model_in_memory_degrade_health_and_alert(project, smtp_server, slack_receiver):
     paths, model_id = project
-    write_alerts_config(paths, smtp_port=mailbox.port, webhook=webhook.url(), rules=RULES[:1])
+    write_alerts_config(paths, smtp_port=smtp_server.port, webhook=slack_receiver.url(), rules=RULES[:1])
     artifacts = json.loads(paths.registry_file.read_text(encoding="utf-8"))["models"][model_id]["path"]
     with LiveServer(make_app(paths)) as server, httpx.Client(base_url=server.url) as client:
         driver = LoadDriver(server.url, clients=2).start()
@@ -175,8 +154,8 @@ def test_deleted_artifacts_keep_the_model_in_memory_degrade_health_and_alert(pro
         assert registry["status"] == "unhealthy" and "artifacts missing" in " ".join(registry["issues"])
         alerts = fired(monitor_run(paths, "check_alerts"))
         assert set(alerts) == {"registry_health"}
-        assert [mail["Subject"] for mail in mailbox.box.messages] == ["[CRITICAL] registry_health"]
-        assert len(webhook.posts) == 1
+        assert [mail["Subject"] for mail in smtp_server.box.messages] == ["[CRITICAL] registry_health"]
+        assert len(slack_receiver.posts) == 1
         outcomes = driver.stop()
     assert {o.model_id for o in outcomes} == {model_id}
     assert_rows_match(paths, outcomes)
@@ -252,11 +231,11 @@ def dead_smtp(request):
 
 
 @pytest.mark.slow
-def test_smtp_down_is_recorded_and_the_other_channels_still_deliver(paths, webhook, dead_smtp, figures):
+def test_smtp_down_is_recorded_and_the_other_channels_still_deliver(paths, slack_receiver, dead_smtp, figures):
     port, symptom = dead_smtp
     rules = [{"name": "no_best_model", "metric": "current_best", "threshold": None, "window": "5min",
               "severity": "critical", "action": "email+slack"}]
-    write_alerts_config(paths, smtp_port=port, webhook=webhook.url(), rules=rules)
+    write_alerts_config(paths, smtp_port=port, webhook=slack_receiver.url(), rules=rules)
     started = time.monotonic()
     [outcome] = monitor_run(paths, "check_alerts")  # an empty registry: no current best
     elapsed = time.monotonic() - started
@@ -266,7 +245,7 @@ def test_smtp_down_is_recorded_and_the_other_channels_still_deliver(paths, webho
     assert deliveries["email"]["ok"] is False and symptom in deliveries["email"]["error"]
     assert deliveries["email"]["attempts"] == 2
     assert deliveries["slack"]["ok"] is True and deliveries["log"]["ok"] is True
-    assert [post["json"]["text"].splitlines()[0] for post in webhook.posts] == ["*[CRITICAL] no_best_model*"]
+    assert [post["json"]["text"].splitlines()[0] for post in slack_receiver.posts] == ["*[CRITICAL] no_best_model*"]
     [row] = query(paths.monitor_db, "SELECT rule, state, notifications_sent, delivery_errors FROM alerts")
     assert row[:3] == ("no_best_model", "firing", 1)
     [error] = json.loads(row[3])

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from load_driver import LoadDriver
 from reliability_helpers import integrity, latency_summary, query
-from service_helpers import register, save_tiny_model, start_serve, stop_with_ctrl_c
+
+from recsys.testing.service import register, save_tiny_model, start_serve, stop_with_ctrl_c
 
 DURATION_S = 60.0
 RELOAD_EVERY_S = 10.0

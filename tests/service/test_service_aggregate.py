@@ -9,7 +9,6 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service_helpers import request_row, writer_process
 
 from recsys.clock import format_ts, utc_now
 from recsys.db import connect
@@ -21,6 +20,7 @@ from recsys.service.aggregate import (
 from recsys.service.jobs import AggregationJobs
 from recsys.service.request_log import RequestLogWriter
 from recsys.service.schema import ensure_service_schema
+from recsys.testing.service import request_row, writer_process
 
 NOW = datetime(2025, 1, 15, 10, 31, tzinfo=UTC)
 # 20 requests in [10:30:00, 10:31:00): latency, fallback, error

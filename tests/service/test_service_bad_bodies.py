@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
-from service_helpers import LiveServer
 
 from recsys.service.app import create_app
 from recsys.service.settings import ServiceSettings
+from recsys.testing.service import LiveServer
 
 JSON = {"content-type": "application/json"}
 CASES = [

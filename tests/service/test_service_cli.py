@@ -6,7 +6,8 @@ import sqlite3
 
 import httpx
 import pytest
-from service_helpers import USER_BASE, start_serve, stop_with_ctrl_c
+
+from recsys.testing.service import USER_BASE, start_serve, stop_with_ctrl_c
 
 
 def test_serve_answers_and_stops_cleanly_on_ctrl_c(project):

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from service_helpers import USER_BASE, LiveServer
 
 from recsys.clock import utc_now
 from recsys.embeddings import aggregate_reranking_metrics
@@ -15,6 +14,7 @@ from recsys.embeddings.build import build_embeddings
 from recsys.embeddings.service_reranker import content_reranker_for
 from recsys.service.app import create_app
 from recsys.service.settings import ServiceSettings
+from recsys.testing.service import USER_BASE, LiveServer
 
 
 def test_no_embeddings_means_pure_cf(project):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import USER_BASE, LiveServer, request_row
 
 from recsys.cf.registry import ModelLoader
 from recsys.clock import format_ts, utc_now
@@ -19,6 +18,7 @@ from recsys.service.app import create_app
 from recsys.service.request_log import RequestLogWriter
 from recsys.service.service_log import ServiceLog
 from recsys.service.settings import ServiceSettings
+from recsys.testing.service import USER_BASE, LiveServer, request_row
 
 
 def wait_for(predicate, timeout: float = 10.0):

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from service_helpers import LiveServer, register, save_tiny_model, tiny_data, write_products
 
 from recsys.paths import ProjectPaths
 from recsys.service.app import create_app
 from recsys.service.settings import ServiceSettings
+from recsys.testing.service import LiveServer, register, save_tiny_model, tiny_data, write_products
 
 TOKEN = "fuzz-token"
 EXAMPLES = {GenerationMode.POSITIVE: 60, GenerationMode.NEGATIVE: 40}

@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
-from service_helpers import USER_BASE, LiveServer, register, save_tiny_model
 
 from recsys.cf.artifacts import MODEL_FILE
 from recsys.service.app import create_app
 from recsys.service.rerank import RerankOutcome
 from recsys.service.settings import ServiceSettings
+from recsys.testing.service import USER_BASE, LiveServer, register, save_tiny_model
 
 TOKEN = "test-admin-token"
 

@@ -7,10 +7,10 @@ import logging
 import sqlite3
 
 import pytest
-from service_helpers import USER_BASE, register, save_tiny_model
 
 from recsys.cf.artifacts import MODEL_FILE
 from recsys.cf.registry import ModelLoader, ModelRegistry, log_loader_stats
+from recsys.testing.service import USER_BASE, register, save_tiny_model
 
 
 class Lines(logging.Handler):
@@ -137,7 +137,7 @@ def test_registry_losing_its_best_keeps_trained_model(project, lines):
 
 
 def test_no_model_serves_catalogue_then_picks_up_first_model(paths, data, lines):
-    from service_helpers import write_products
+    from recsys.testing.service import write_products
 
     write_products(paths, data.item_ids)
     loader = make_loader(paths, lines).start()

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from service_helpers import USER_BASE, save_tiny_model, write_products
 
 from recsys.cf.artifacts import load_artifacts
 from recsys.service.serving import FALLBACK_CATALOG, FALLBACK_POPULARITY, ItemFilter, ServingModel
+from recsys.testing.service import USER_BASE, save_tiny_model, write_products
 
 NOW = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 

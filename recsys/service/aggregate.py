@@ -108,13 +108,6 @@ def aggregate_metrics(paths: ProjectPaths | str | Path, *, now: datetime | None 
         conn.close()
 
 
-def snapshot_loader_stats(loader, db_path: str | Path | None = None, *, now: datetime | None = None) -> dict:
-    """One ``model_loader_stats`` row for ``loader`` (a job each service worker runs for its own loader)."""
-    from recsys.cf.registry._loader import log_loader_stats
-
-    return log_loader_stats(loader, db_path, now=now)
-
-
 def latest_loader_stats(paths: ProjectPaths, *, now: datetime | None = None,
                         within: timedelta = timedelta(minutes=3)) -> list[dict]:
     """The newest ``model_loader_stats`` row of each worker that snapshotted within ``within`` of ``now``."""

@@ -176,6 +176,9 @@ def run_demo(root: Path, *, echo: Callable[[str], None] = print, preset: str = "
 
         echo("4/7 the monitor's jobs: aggregation, health, drift, freshness, alerts ...")
         monitor = Monitor.create(paths, MonitorConfig(jobs={}), JOBS)
+        from recsys.logfmt import file_logger
+
+        file_logger("recsys", paths.monitor_log)  # module loggers (alert engine, drift) into monitor.log
         monitor.run("aggregate_service_metrics")
         health = monitor.run("registry_health")
         check("Registry health checks run", health["status"] == "healthy",

@@ -8,7 +8,6 @@ score range, ...). Loading it back gives exactly the recommendations of the trai
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.atomicfile import write_atomic, write_text_atomic
 from recsys.clock import to_utc
 from recsys.errors import ArtifactError
 
@@ -81,18 +81,15 @@ def allocate_artifacts_dir(cf_root: Path, model_type: str, now: datetime) -> Pat
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
 def save_artifacts(directory: Path, artifacts: ModelArtifacts) -> Path:
     """Write ``artifacts`` into ``directory`` (metadata last, so a complete metadata.json means a complete model)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / (MODEL_FILE + ".tmp.npz")
-    np.savez(
-        tmp,
+    write_atomic(directory / MODEL_FILE, lambda handle: np.savez(
+        handle,
         user_factors=artifacts.user_factors.astype(np.float32),
         item_factors=artifacts.item_factors.astype(np.float32),
         user_ids=artifacts.user_ids.astype(np.int64),
@@ -100,8 +97,7 @@ def save_artifacts(directory: Path, artifacts: ModelArtifacts) -> Path:
         seen_indptr=artifacts.seen.indptr.astype(np.int64),
         seen_indices=artifacts.seen.indices.astype(np.int32),
         item_popularity=artifacts.item_popularity.astype(np.float32),
-    )
-    os.replace(tmp, directory / MODEL_FILE)
+    ))
     _write_json(directory / PARAMS_FILE, artifacts.params)
     _write_json(directory / METADATA_FILE, {"model_type": artifacts.model_type, **artifacts.metadata})
     return directory

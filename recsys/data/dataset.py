@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -24,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock
 
+from recsys.atomicfile import write_atomic
 from recsys.clock import format_ts, utc_now
 from recsys.data import schema as s
 from recsys.errors import DataFileError
@@ -251,11 +248,11 @@ def write_prepared(paths: ProjectPaths, interactions: pd.DataFrame, products: pd
     # One writer at a time, so the three files of one write always end up together.
     with FileLock(str(paths.data_dir.parent / ".processed.lock"), timeout=WRITE_LOCK_TIMEOUT_S):
         manifest = summarize(interactions, products, data_version, source, previous=read_manifest_if_any(paths))
-        _atomic_write(paths.interactions,
+        write_atomic(paths.interactions,
                       lambda handle: pq.write_table(_table(interactions, data_version), handle))
-        _atomic_write(paths.products, lambda handle: pq.write_table(_table(products, data_version), handle))
+        write_atomic(paths.products, lambda handle: pq.write_table(_table(products, data_version), handle))
         text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False).encode()
-        _atomic_write(paths.data_manifest, lambda handle: handle.write(text))
+        write_atomic(paths.data_manifest, lambda handle: handle.write(text))
     return manifest
 
 
@@ -301,33 +298,15 @@ def _table(frame: pd.DataFrame, data_version: str) -> pa.Table:
     return table.replace_schema_metadata({**(table.schema.metadata or {}), VERSION_KEY: data_version.encode()})
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temp file in the same directory, fsync, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the data is meant to be shared like any file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _read_parquet(path: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, str]:
     """The frame and the data_version stored in its metadata."""
     if not path.exists():
         raise DataFileError(path, "file is missing: run `recsys data generate` or `recsys data load` again")
     try:
-        table = pq.read_table(path)
+        # One open file for the whole read: given a path, pyarrow may open it more than once, and a
+        # writer's rename in between would mix two files' bytes.
+        with open(path, "rb") as handle:
+            table = pq.read_table(handle)
     except (OSError, pa.ArrowException) as exc:
         raise DataFileError(path, f"not a readable parquet file: {exc}") from exc
     stored = (table.schema.metadata or {}).get(VERSION_KEY, b"").decode()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recsys.atomicfile import write_atomic
 from recsys.clock import format_ts, to_utc, utc_now
 from recsys.errors import EmbeddingFileError
 from recsys.paths import ProjectPaths
@@ -75,18 +76,6 @@ def previous(paths: ProjectPaths) -> Path | None:
     return versions[-2] if len(versions) >= 2 else None
 
 
-def _write_atomic(target: Path, write) -> None:
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_embeddings(paths: ProjectPaths, embeddings: np.ndarray, product_ids, *, model: str, backend: str,
                     data_version: str | None = None, params: dict | None = None,
                     now: datetime | None = None) -> Path:
@@ -117,9 +106,9 @@ def save_embeddings(paths: ProjectPaths, embeddings: np.ndarray, product_ids, *,
             "data_version": data_version,
             "params": params or {},
         }
-        _write_atomic(target, lambda h: np.savez(h, embeddings=embeddings, product_ids=product_ids))
+        write_atomic(target, lambda h: np.savez(h, embeddings=embeddings, product_ids=product_ids))
         text = json.dumps(metadata, indent=2, ensure_ascii=False).encode()
-        _write_atomic(metadata_path(target), lambda h: h.write(text))
+        write_atomic(metadata_path(target), lambda h: h.write(text))
     return target
 
 

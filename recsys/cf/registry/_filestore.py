@@ -10,7 +10,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from recsys.atomicfile import write_text_atomic
 from recsys.errors import RegistryCorruptError, RegistryError
 
 SCHEMA_VERSION = 1
@@ -145,41 +145,12 @@ class RegistryFile:
         Must be called while holding the lock (inside :meth:`transaction`).
         """
         text = dumps(document)  # serialise first: a bad value must not leave a half-written temp file
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_directory(directory)
+        write_text_atomic(self.path, text, durable_rename=True)
 
 
 def _refuse_constant(name: str) -> float:
     """json.loads hook: NaN/Infinity are not JSON; a file holding them was not written by us."""
     raise ValueError(f"non-JSON constant {name}")
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def is_finite_number(value: Any) -> bool:

@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from recsys.cf.monitoring.drift_check import DRIFT_DDL
 from recsys.clock import format_ts, utc_now
 from recsys.db import apply_schema, connect
 from recsys.embeddings.drift import DEFAULT_THRESHOLD, detect_semantic_drift
@@ -15,24 +16,6 @@ from recsys.embeddings.store import latest, load_embeddings, previous
 from recsys.paths import ProjectPaths
 
 # Shared with the CF drift checks of the monitor (same table, check_type tells them apart).
-DRIFT_CHECKS_DDL = """
-CREATE TABLE IF NOT EXISTS drift_checks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    timestamp TIMESTAMP,
-    check_type TEXT,
-    drift_detected BOOLEAN,
-    status TEXT,
-    statistic REAL,
-    p_value REAL,
-    effect_size REAL,
-    effect_metric TEXT,
-    n_historical INTEGER,
-    n_recent INTEGER,
-    details JSON,
-    data_version TEXT
-);
-"""
-
 CHECK_TYPE = "semantic"
 EFFECT_METRIC = "share_below_threshold"
 # Backends whose vector basis is fitted per build; their versions are compared after a rotation.
@@ -65,7 +48,7 @@ def compare_versions(old_path: str | os.PathLike, new_path: str | os.PathLike,
 
 def store_drift_check(conn, result: dict, *, now: datetime | None = None) -> int:
     """Insert one ``drift_checks`` row (check_type 'semantic') for ``result``; returns its id."""
-    apply_schema(conn, DRIFT_CHECKS_DDL)
+    apply_schema(conn, DRIFT_DDL)  # the one definition of the table, shared with CF drift
     compared = result.get("n_compared") or 0
     effect = (result["num_drifted"] / compared) if compared and result.get("num_drifted") is not None else None
     cursor = conn.execute(

@@ -8,42 +8,21 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from recsys.alerts.store import ALERTS_DDL
+from recsys.cf.monitoring.drift_check import DRIFT_DDL
+from recsys.cf.monitoring.retrain import RETRAIN_DDL
+from recsys.cf.registry._audit import SCHEMA as REGISTRY_SCHEMA
 from recsys.cf.training_store import TRAINING_DDL
 from recsys.clock import format_ts
+from recsys.data.quality import DDL as QUALITY_DDL
 from recsys.db import apply_schema, connect
+from recsys.monitor.runs import JOB_RUNS_DDL
 from recsys.paths import ProjectPaths
 from recsys.service.schema import SERVICE_DDL
 
-# The registry's and the monitor's tables as their issues specify them (their writers live on other branches).
-REGISTRY_DDL = """
-CREATE TABLE IF NOT EXISTS registry_operations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TIMESTAMP, action TEXT, model_id TEXT, model_type TEXT,
-    details TEXT, metric TEXT, metric_value REAL, improvement_pct REAL, previous_best_id TEXT,
-    artifacts_path TEXT, data_version TEXT, git_commit TEXT);
-CREATE TABLE IF NOT EXISTS model_versions (
-    model_id TEXT PRIMARY KEY, model_type TEXT, version TEXT, created_at TIMESTAMP, registered_at TIMESTAMP,
-    recall_at_10 REAL, ndcg_at_10 REAL, coverage REAL, status TEXT, is_current_best BOOLEAN, selected_at TIMESTAMP,
-    data_version TEXT, git_commit TEXT, artifacts_path TEXT);
-"""
-MONITOR_DDL = """
-CREATE TABLE IF NOT EXISTS drift_checks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TIMESTAMP, check_type TEXT, drift_detected BOOLEAN, status TEXT,
-    statistic REAL, p_value REAL, effect_size REAL, effect_metric TEXT, n_historical INTEGER, n_recent INTEGER,
-    details TEXT, data_version TEXT);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT, state TEXT, severity TEXT, value REAL, threshold TEXT,
-    started_at TIMESTAMP, fired_at TIMESTAMP, last_notified_at TIMESTAMP, resolved_at TIMESTAMP,
-    notifications_sent INTEGER, delivery_errors TEXT, message TEXT);
-CREATE TABLE IF NOT EXISTS data_quality_checks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TIMESTAMP, data_version TEXT, check_name TEXT, passed BOOLEAN,
-    severity TEXT, count INTEGER, examples TEXT, message TEXT);
-CREATE TABLE IF NOT EXISTS job_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT, started_at TIMESTAMP, finished_at TIMESTAMP, status TEXT,
-    error TEXT);
-CREATE TABLE IF NOT EXISTS retrain_decisions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TIMESTAMP, should_retrain BOOLEAN, reasons TEXT, details TEXT,
-    action TEXT, outcome TEXT);
-"""
+# The stores' own schemas, so these hand-made stores look exactly like the real ones.
+REGISTRY_DDL = REGISTRY_SCHEMA
+MONITOR_DDL = "\n".join([DRIFT_DDL, ALERTS_DDL, QUALITY_DDL, JOB_RUNS_DDL, RETRAIN_DDL])
 
 ACTIVE_MODEL = "als_v2_20250116_141500"
 BEST_MODEL = "bpr_v1_20250115_120000"
